@@ -1,0 +1,1 @@
+"""The ``timesheet-batch`` command line."""

@@ -1,0 +1,99 @@
+"""``timesheet-batch``: argument parsing and the mapping of errors to exit codes.
+
+Exit codes: 0 all files completed; 1 a file failed, died or was cancelled; 2 usage or
+configuration error; 3 a required service is unreachable. A user's mistake never prints
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+
+from timesheet_batch.errors import TimesheetBatchError
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a YYYY-MM-DD date") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from timesheet_batch.cli import commands, run_command
+
+    parser = argparse.ArgumentParser(prog="timesheet-batch", description="Vendor timesheet task farm.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a window (default: morning then nightly) to the end")
+    run.add_argument("--window", choices=["morning", "nightly"], help="one window only")
+    run.add_argument("--date", type=_date, help="business date (default: today in TIMESHEET_TIMEZONE)")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="local worker processes (default: CPU count; 0: rely on running workers)")
+    run.add_argument("--sample", action="store_true", help="generate sample inbound files first")
+    run.add_argument("--timeout", type=float, default=6 * 3600, metavar="S", help="give up after S seconds")
+    run.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    run.set_defaults(handler=run_command.cmd_run)
+
+    sample = sub.add_parser("sample-data", help="write deterministic sample inbound files")
+    sample.add_argument("--date", type=_date, help="business date (default: today)")
+    sample.add_argument("--files", type=int, default=24)
+    sample.add_argument("--records", type=int, default=1000)
+    sample.add_argument("--formats", nargs="+", metavar="FORMAT", help="input formats to include")
+    sample.add_argument("--bad-ratio", type=float, default=0.0)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--json", action="store_true")
+    sample.set_defaults(handler=commands.cmd_sample_data)
+
+    discover = sub.add_parser("discover", help="enqueue a window and print its batch id")
+    discover.add_argument("--window", choices=["morning", "nightly"], required=True)
+    discover.add_argument("--date", type=_date)
+    discover.add_argument("--json", action="store_true")
+    discover.set_defaults(handler=commands.cmd_discover)
+
+    status = sub.add_parser("status", help="batch or job state (latest batches without ID)")
+    status.add_argument("id", nargs="?", help="a batch id or a job id")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=commands.cmd_status)
+
+    queues = sub.add_parser("queue-status", help="queue depths per priority")
+    queues.add_argument("--json", action="store_true")
+    queues.set_defaults(handler=commands.cmd_queue_status)
+
+    vendors = sub.add_parser("vendors", help="vendor file tools")
+    vendors_sub = vendors.add_subparsers(dest="vendors_command", required=True, metavar="ACTION")
+    check = vendors_sub.add_parser("check", help="validate a vendor file")
+    check.add_argument("file")
+    check.set_defaults(handler=commands.cmd_vendors_check)
+
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations (run before starting workers)")
+    upgrade.set_defaults(handler=commands.cmd_db_upgrade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``timesheet-batch``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except TimesheetBatchError as exc:
+        print(f"timesheet-batch: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("timesheet-batch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

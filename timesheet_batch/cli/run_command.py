@@ -1,0 +1,154 @@
+"""``timesheet-batch run``: run windows to the end with local workers, progress, summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from timesheet_batch import summary as summaries
+from timesheet_batch.cli import render
+from timesheet_batch.cli.commands import business_date_or_today
+from timesheet_batch.context import FarmContext, get_context
+from timesheet_batch.db import repository as repo
+from timesheet_batch.db.engine import session_scope
+from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
+from timesheet_batch.local_workers import LocalWorkers
+from timesheet_batch.services import preflight
+from timesheet_batch.states import TERMINAL_JOB_STATES, BatchStatus
+
+SAMPLE_FILES = 48
+SAMPLE_RECORDS = 1_000
+SAMPLE_BAD_RATIO = 0.02
+#: A batch whose jobs are all done but whose chord callback never came gets summarised here.
+LOST_SUMMARY_GRACE_S = 10.0
+
+
+class RunFailed(TimesheetBatchError):
+    """The run could not finish (timeout, workers died)."""
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    ctx = get_context()
+    workers_n = args.workers if args.workers is not None else (os.cpu_count() or 2)
+    if workers_n < 0:
+        raise ConfigurationError("--workers must be 0 or more")
+    preflight(ctx)
+    business_date = business_date_or_today(args)
+    if args.sample:
+        _write_sample(ctx, business_date)
+    windows = [args.window] if args.window else ["morning", "nightly"]
+    workers = None
+    if workers_n:
+        log_path = ctx.settings.data_path / "logs" / "run-worker.log"
+        workers = LocalWorkers(concurrency=workers_n, log_path=log_path).start()
+    try:
+        results = [_run_window(ctx, w, business_date, workers, args) for w in windows]
+    finally:
+        if workers is not None:
+            workers.stop()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0 if all(r["status"] == BatchStatus.COMPLETED for r in results) else 1
+
+
+def _write_sample(ctx: FarmContext, business_date) -> None:
+    from timesheet_batch.sample_data import generate_sample_files
+
+    files = generate_sample_files(
+        ctx.storage, ctx.catalog, business_date=business_date, files=SAMPLE_FILES,
+        records=SAMPLE_RECORDS, bad_ratio=SAMPLE_BAD_RATIO, seed=7,
+    )
+    print(f"sample: {len(files)} inbound file(s), {sum(f.records for f in files):,} record(s) "
+          f"for {business_date}", file=sys.stderr)
+
+
+def _run_window(ctx: FarmContext, window: str, business_date, workers, args) -> dict:
+    from timesheet_batch.discovery import discover_window
+    from timesheet_batch.dispatch import dispatch_batch
+
+    result = discover_window(ctx, window=window, business_date=business_date)
+    dispatch_batch(result)
+    print(f"{window} window {business_date}: batch {result.batch_id}, {result.total_files} file(s)",
+          file=sys.stderr)
+    _wait(ctx, result.batch_id, workers, timeout_s=args.timeout)
+    with session_scope(ctx.database_url) as session:
+        batch = repo.get_batch(session, batch_id=result.batch_id)
+        jobs = repo.batch_jobs(session, batch_id=result.batch_id)
+        if not args.json:
+            _print_summary(batch, jobs)
+        return {**render.batch_dict(batch), "failed_files": [
+            {"job_id": j.job_id, "file": j.input_file_path, "status": j.status, "reason": j.error_message}
+            for j in jobs if j.status != "COMPLETED"]}
+
+
+def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, timeout_s: float) -> None:
+    bar = ProgressBar(sys.stderr)
+    deadline = time.monotonic() + timeout_s
+    all_done_since = None
+    while True:
+        with session_scope(ctx.database_url) as session:
+            batch = repo.get_batch(session, batch_id=batch_id)
+            counts = repo.job_counts(session, batch_id=batch_id)
+        done = sum(n for s, n in counts.items() if s in TERMINAL_JOB_STATES)
+        bar.show(done, batch.total_files, counts)
+        if batch.summarized_at is not None:
+            bar.finish()
+            return
+        if done == batch.total_files:
+            all_done_since = all_done_since or time.monotonic()
+            if time.monotonic() - all_done_since > LOST_SUMMARY_GRACE_S:
+                summaries.summarize_batch(ctx, batch_id=batch_id)
+        if workers is not None and not workers.alive():
+            bar.finish()
+            raise RunFailed(f"the local workers stopped; see {workers.log_path}")
+        if time.monotonic() > deadline:
+            bar.finish()
+            raise RunFailed(f"batch {batch_id} did not finish within {timeout_s:.0f}s")
+        time.sleep(0.2)
+
+
+def _print_summary(batch, jobs) -> None:
+    print(f"\n{batch.window} {batch.business_date}: {batch.status}  "
+          f"files {batch.files_completed}/{batch.total_files} completed, "
+          f"{batch.files_failed} failed, {batch.files_dead} dead, {batch.files_cancelled} cancelled")
+    print(f"  records read {batch.records_read:,}, written {batch.records_written:,}, "
+          f"rejected {batch.records_rejected:,} in {(batch.duration_ms or 0) / 1000:.1f}s")
+    if batch.summary_key:
+        print(f"  summary: {batch.summary_key}")
+    for job in jobs:
+        if job.status != "COMPLETED":
+            print(f"  {job.status}: {job.input_file_path}: {job.error_message}")
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; a line every few seconds otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_line = 0.0
+        self.last_text = ""
+
+    def show(self, done: int, total: int, counts: dict[str, int]) -> None:
+        filled = int(self.WIDTH * done / total) if total else self.WIDTH
+        failed = sum(counts.get(s, 0) for s in ("FAILED", "DEAD", "CANCELLED"))
+        text = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} files  failed {failed}"
+        if text == self.last_text and (self.tty or time.monotonic() - self.last_line < 5):
+            return
+        if self.tty:
+            self.stream.write("\r" + text)
+            self.stream.flush()
+        elif time.monotonic() - self.last_line > 5 or done == total:
+            self.stream.write(text + "\n")
+            self.last_line = time.monotonic()
+        self.last_text = text
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,1 @@
+"""Database: models, engine, migrations and keyword-only data access functions."""

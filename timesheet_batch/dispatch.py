@@ -1,0 +1,35 @@
+"""Publishing a batch: one chord of file tasks, each in its vendor's queue, then the summary.
+
+Messages carry a storage key and a job id only; everything else is read from the database
+by the worker, so the broker never holds record contents or personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import chord
+
+from timesheet_batch.discovery import DiscoveryResult
+from timesheet_batch.states import JobType
+
+log = logging.getLogger(__name__)
+
+
+def dispatch_batch(result: DiscoveryResult) -> int:
+    """Publish the jobs discovery queued; returns how many were published."""
+    from timesheet_batch.tasks import export_file, process_file, summarize_batch
+
+    callback = summarize_batch.si(result.batch_id).set(queue="high")
+    if not result.queued:
+        if result.summary_due:
+            callback.apply_async()
+        return 0
+    task_of = {JobType.PROCESS_FILE: process_file, JobType.EXPORT_FILE: export_file}
+    header = [
+        task_of[job.job_type].si(job.input_key, job_id=job.job_id).set(queue=job.priority)
+        for job in result.queued
+    ]
+    chord(header)(callback)
+    log.info("batch %s: dispatched %d file task(s)", result.batch_id, len(header))
+    return len(header)

@@ -1,0 +1,157 @@
+"""The one settings object: every ``TIMESHEET_*`` environment variable is read here.
+
+Nothing else in the package reads the environment. Values that are left unset derive from
+``TIMESHEET_DATA_DIR`` so that, with no variable at all, everything runs embedded under
+``./timesheet-data`` (SQLite, a file-system broker, local storage) with no server.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from timesheet_batch.errors import ConfigurationError
+
+ENV_PREFIX = "TIMESHEET_"
+DEV_MASKING_KEY = "dev-only-masking-key-change-me"
+EMBEDDED_BROKER_SCHEME = "embedded"
+PACKAGED_VENDORS_FILE = Path(__file__).parent / "vendors" / "sample_vendors.yaml"
+
+_BROKER_SCHEMES = {EMBEDDED_BROKER_SCHEME, "redis", "rediss", "amqp", "amqps", "pyamqp"}
+_DATABASE_SCHEMES = ("sqlite", "postgresql")
+_STORAGE_SCHEMES = {"file", "s3"}
+
+
+class Settings(BaseSettings):
+    """Typed view of the ``TIMESHEET_*`` environment (see README, "Settings")."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    data_dir: Path = Path("./timesheet-data")
+    broker_url: str | None = None
+    result_backend: str | None = None
+    database_url: str | None = None
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    vendors_file: Path | None = None
+    timezone: str = "America/Los_Angeles"
+    morning_cron: str = "0 6 * * *"
+    nightly_cron: str = "0 22 * * *"
+    chunk_size: int = Field(default=50_000, ge=100, le=5_000_000)
+    max_retries: int = Field(default=3, ge=0, le=50)
+    masking_key: SecretStr = SecretStr(DEV_MASKING_KEY)
+    service_timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        return _check_scheme(value, _BROKER_SCHEMES, "broker")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_DATABASE_SCHEMES):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _known_storage(cls, value: str | None) -> str | None:
+        return _check_scheme(value, _STORAGE_SCHEMES, "storage")
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_prod(self) -> Settings:
+        if self.env == "prod" and self.masking_key.get_secret_value() == DEV_MASKING_KEY:
+            raise ValueError("TIMESHEET_MASKING_KEY must be set to a real secret when TIMESHEET_ENV=prod")
+        return self
+
+    # Derived values: the single place where defaults are computed.
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def effective_broker_url(self) -> str:
+        # A host part keeps kombu from warning that none was supplied; it is not used.
+        return self.broker_url or f"{EMBEDDED_BROKER_SCHEME}://localhost/"
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return self.effective_broker_url.startswith(f"{EMBEDDED_BROKER_SCHEME}://")
+
+    @property
+    def embedded_broker_dir(self) -> Path:
+        return self.data_path / "broker"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'timesheet.sqlite'}"
+
+    @property
+    def effective_result_backend(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        broker = self.effective_broker_url
+        if broker.startswith(("redis://", "rediss://")):
+            return broker
+        if self.is_embedded_broker and self.database_url is None:
+            # A file of its own: result writes must not contend with job claims.
+            return f"db+sqlite:///{self.data_path / 'celery-results.sqlite'}"
+        return f"db+{self.effective_database_url}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        return self.storage_url or f"file://{self.data_path / 'storage'}"
+
+    @property
+    def effective_vendors_file(self) -> Path:
+        return self.vendors_file or PACKAGED_VENDORS_FILE
+
+    @property
+    def beat_schedule_path(self) -> Path:
+        return self.data_path / "celerybeat-schedule"
+
+
+def _check_scheme(value: str | None, schemes: set[str], what: str) -> str | None:
+    if value is None:
+        return None
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        raise ValueError(f"unsupported {what} URL scheme {scheme!r} (use one of {sorted(schemes)})")
+    return value
+
+
+def load_settings() -> Settings:
+    """Read the environment; a bad value raises ConfigurationError naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = f"{ENV_PREFIX}{field.upper()}" if field else "TIMESHEET_* settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigurationError("bad setting: " + "; ".join(problems)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings instance."""
+    return load_settings()

@@ -1,0 +1,68 @@
+"""The one storage interface; backends live one per module (``local``, ``s3``)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object: its key, size in bytes and a change marker (etag or mtime)."""
+
+    key: str
+    size_bytes: int
+    fingerprint: str
+
+
+class Storage(abc.ABC):
+    """Keys are POSIX-style paths relative to the storage root (see ``layout``).
+
+    Writes are atomic: a reader sees either no object or the whole object, never part of it.
+    Every method validates its key with ``layout.safe_key``.
+    """
+
+    url: str
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raise ConfigurationError if the root/bucket does not exist, StorageUnavailableError if unreachable."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, sorted by key."""
+
+    @abc.abstractmethod
+    def open_read(self, key: str) -> BinaryIO:
+        """A binary stream over the object (caller closes it); ObjectNotFoundError if absent."""
+
+    @abc.abstractmethod
+    def publish_file(self, local_path: Path, key: str) -> None:
+        """Copy a finished local file to ``key`` atomically, replacing any previous object."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object; no error if it is absent."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open_read(key) as stream:
+            return stream.read()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Store small data atomically (summaries, reports)."""
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="timesheet-", delete=False) as tmp:
+            tmp.write(data)
+            tmp_path = Path(tmp.name)
+        try:
+            self.publish_file(tmp_path, key)
+        finally:
+            tmp_path.unlink(missing_ok=True)

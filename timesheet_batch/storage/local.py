@@ -1,0 +1,225 @@
+"""Storage on a local (or mounted) file system: one file per key under a root directory."""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from timesheet_batch.errors import (
+    ConfigurationError,
+    ObjectNotFoundError,
+    StorageError,
+    StorageUnavailableError,
+    UnsafeKeyError,
+)
+from timesheet_batch.storage.base import ObjectInfo, Storage
+from timesheet_batch.storage.layout import safe_key
+
+# Files being written carry this name prefix until their final rename; list() skips them.
+TEMP_PREFIX = ".tmp-"
+# mkstemp creates 0600 files; published objects must stay readable by the other processes
+# (workers, reporting) that share the storage root, as a plain copy would be.
+_PUBLISHED_MODE = 0o644
+
+
+def safe_prefix(prefix: str) -> str:
+    """Return a list prefix if it stays inside the root, else raise UnsafeKeyError.
+
+    A prefix is ``""`` (everything), a folder ending in ``/`` or the start of a key; all
+    but a trailing ``/`` must pass :func:`layout.safe_key`.
+    """
+    if prefix == "":
+        return prefix
+    if not isinstance(prefix, str):
+        raise UnsafeKeyError("storage prefix must be a string", key=str(prefix)[:80])
+    safe_key(prefix.removesuffix("/"))
+    return prefix
+
+
+class LocalStorage(Storage):
+    """Keys are files under ``root``; writes go to a temp file then ``os.replace``.
+
+    Every key is checked with ``layout.safe_key`` and its resolved path (symlinks
+    followed) must stay under the resolved root.
+    """
+
+    def __init__(self, root: Path | str):
+        self.root = Path(os.path.abspath(root))
+        self.url = f"file://{self.root}"
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({self.url!r})"
+
+    # -- key to path -------------------------------------------------------------------------
+
+    def _resolved_root(self) -> Path:
+        return self.root.resolve()
+
+    def _path(self, key: str) -> Path:
+        """The resolved file path of ``key``; UnsafeKeyError if it leaves the root."""
+        safe_key(key)
+        root = self._resolved_root()
+        path = (root / key).resolve()
+        # safe_key stops "..", but a symlink inside the root could still point outside it.
+        if not path.is_relative_to(root):
+            raise UnsafeKeyError(f"storage key {key!r} resolves outside the storage root", key=key)
+        return path
+
+    # -- Storage -----------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise ConfigurationError unless the root is an existing directory."""
+        try:
+            if not self.root.exists():
+                raise ConfigurationError(f"storage root {self.root} does not exist")
+            if not self.root.is_dir():
+                raise ConfigurationError(f"storage root {self.root} is not a directory")
+            os.scandir(self.root).close()
+        except PermissionError as exc:
+            raise ConfigurationError(f"storage root {self.root} is not readable") from exc
+        except OSError as exc:
+            raise _unavailable(exc, f"storage root {self.root}") from exc
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every file whose key starts with ``prefix``, sorted by key.
+
+        Only the folder the prefix names is walked, so listing one day stays cheap however
+        large the root grows. Temp files, symlinked folders and files whose name is not a
+        safe key are not objects and are skipped. The prefix is checked at once, not on the
+        first ``next()``.
+        """
+        safe_prefix(prefix)
+        folder = prefix if prefix.endswith("/") else posixpath.dirname(prefix)
+        folder = folder.removesuffix("/")
+        root = self._resolved_root()
+        if folder:
+            self._path(folder)  # refuses a folder that is, or passes, an escaping symlink
+        try:
+            infos = sorted(self._walk(root, root / folder, prefix), key=lambda info: info.key)
+        except OSError as exc:
+            raise _unavailable(exc, f"prefix {prefix!r}") from exc
+        return iter(infos)
+
+    def _walk(self, root: Path, top: Path, prefix: str) -> Iterator[ObjectInfo]:
+        # followlinks=False: a symlinked folder could lead outside the root or loop.
+        for dirpath, _dirnames, filenames in os.walk(top, followlinks=False):
+            for name in filenames:
+                if name.startswith(TEMP_PREFIX):
+                    continue
+                path = Path(dirpath, name)
+                key = path.relative_to(root).as_posix()
+                if not key.startswith(prefix) or not _is_safe_key(key):
+                    continue
+                if path.is_symlink() and not path.resolve().is_relative_to(root):
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # deleted (or a dangling symlink) while we walked
+                yield ObjectInfo(key, stat.st_size, f"{stat.st_size}-{stat.st_mtime_ns}")
+
+    def open_read(self, key: str) -> BinaryIO:
+        """The file opened for binary reading; ObjectNotFoundError if there is none."""
+        path = self._path(key)
+        try:
+            return open(path, "rb")  # noqa: SIM115 - the caller closes the stream
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFoundError(f"no object at key {key!r}", key=key) from None
+        except PermissionError as exc:
+            raise StorageError(f"permission denied reading key {key!r}", key=key) from exc
+        except OSError as exc:
+            raise _unavailable(exc, f"key {key!r}") from exc
+
+    def publish_file(self, local_path: Path, key: str) -> None:
+        """Copy ``local_path`` next to the target, fsync it, then rename it into place.
+
+        The rename is atomic within one directory, so readers see the old file or the new
+        one, never a partial copy. The root itself is never created: a missing root means a
+        wrong setting or an unmounted volume, and writing anyway would hide it.
+        """
+        path = self._path(key)
+        if not self.root.is_dir():
+            raise ConfigurationError(f"storage root {self.root} does not exist")
+        with open(local_path, "rb") as source:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError) as exc:
+                raise StorageError(f"key {key!r} lies under an existing object", key=key) from exc
+            except OSError as exc:
+                raise _unavailable(exc, f"key {key!r}") from exc
+            try:
+                self._copy_into_place(source, path)
+            except IsADirectoryError as exc:
+                raise StorageError(f"key {key!r} names a folder", key=key) from exc
+            except PermissionError as exc:
+                raise StorageError(f"permission denied writing key {key!r}", key=key) from exc
+            except OSError as exc:
+                raise _unavailable(exc, f"key {key!r}") from exc
+
+    @staticmethod
+    def _copy_into_place(source: BinaryIO, path: Path) -> None:
+        # The temp file lives in the target's folder: os.replace is only atomic on one file
+        # system, and the name prefix keeps it out of list().
+        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                shutil.copyfileobj(source, tmp, length=1024 * 1024)
+                tmp.flush()
+                os.fchmod(tmp.fileno(), _PUBLISHED_MODE)
+                # Without fsync a crash after the rename can leave an empty file at the key.
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def delete(self, key: str) -> None:
+        """Remove the file; no error if it is absent."""
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except (IsADirectoryError, NotADirectoryError):
+            return  # a folder or a path through a file: no object there either way
+        except PermissionError as exc:
+            raise StorageError(f"permission denied deleting key {key!r}", key=key) from exc
+        except OSError as exc:
+            raise _unavailable(exc, f"key {key!r}") from exc
+
+    def exists(self, key: str) -> bool:
+        """Whether a regular file is stored under ``key``."""
+        return self._path(key).is_file()
+
+
+def _is_safe_key(key: str) -> bool:
+    try:
+        safe_key(key)
+    except UnsafeKeyError:
+        return False
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Persist a rename; best effort, as some file systems cannot fsync a directory."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unavailable(exc: OSError, what: str) -> StorageUnavailableError:
+    # Name the errno, not str(exc): that would repeat full paths and the OS message.
+    code = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    return StorageUnavailableError(f"local storage failed on {what}: {code}")

@@ -1,0 +1,114 @@
+"""Celery tasks: thin wrappers that load ids, call the farm, and map errors to retries.
+
+Retry policy (``retry_policy``): transient errors retry with exponential backoff and
+jitter up to ``TIMESHEET_MAX_RETRIES`` times, then the job is DEAD; permanent errors were
+already turned into FAILED by the job runner. File tasks always *return* (never raise
+after their last attempt) so one bad file cannot break the batch's chord.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import zoneinfo
+
+from celery import Task
+
+from timesheet_batch import jobrunner, summary
+from timesheet_batch.celery_app import app
+from timesheet_batch.celery_config import FILE_TASK_HARD_LIMIT_S, FILE_TASK_SOFT_LIMIT_S
+from timesheet_batch.context import get_context
+from timesheet_batch.discovery import discover_window
+from timesheet_batch.dispatch import dispatch_batch
+from timesheet_batch.errors import TimesheetBatchError
+from timesheet_batch.retry_policy import Backoff, is_transient
+
+log = logging.getLogger(__name__)
+BACKOFF = Backoff()
+
+
+def _worker_id(task: Task) -> str:
+    return f"{task.request.hostname or 'local'}:{os.getpid()}"
+
+
+def _run_file_task(task: Task, key: str, job_id: str | None) -> dict:
+    ctx = get_context()
+    if job_id is None:
+        try:
+            job_id = jobrunner.ensure_adhoc_job(ctx, key=key)
+        except TimesheetBatchError as exc:
+            if exc.transient:
+                raise task.retry(exc=exc, countdown=BACKOFF.delay_s(task.request.retries)) from None
+            return {"job_id": None, "status": "FAILED", "error": str(exc)}
+    try:
+        return jobrunner.run_file_job(ctx, job_id=job_id, worker_id=_worker_id(task)).as_dict()
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        attempts = jobrunner.hand_back(ctx, job_id=job_id, error=reason)
+        if attempts > ctx.settings.max_retries:
+            log.warning("job %s: retries exhausted after %d attempts: DEAD", job_id, attempts)
+            return jobrunner.give_up(ctx, job_id=job_id, error=reason).as_dict()
+        delay = BACKOFF.delay_s(attempts - 1)
+        log.warning("job %s: transient %s, retry %d in %.1fs", job_id, type(exc).__name__, attempts, delay)
+        raise task.retry(countdown=delay, max_retries=None) from None
+
+
+_FILE_TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": FILE_TASK_SOFT_LIMIT_S,
+    "time_limit": FILE_TASK_HARD_LIMIT_S,
+}
+
+
+@app.task(name="timesheet_batch.process_file", **_FILE_TASK_OPTIONS)
+def process_file(self: Task, key: str, job_id: str | None = None) -> dict:
+    """Parse, validate, map and store one inbound file (``inbound/{date}/{vendor}/{file}``)."""
+    return _run_file_task(self, key, job_id)
+
+
+@app.task(name="timesheet_batch.export_file", **_FILE_TASK_OPTIONS)
+def export_file(self: Task, key: str, job_id: str | None = None) -> dict:
+    """Write one processed file as the vendor's outbound file, masked for the vendor's role."""
+    return _run_file_task(self, key, job_id)
+
+
+@app.task(name="timesheet_batch.summarize_batch", bind=True, acks_late=True, max_retries=5)
+def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | None:
+    """Chord callback: record and write the batch summary (once per batch).
+
+    As a chord callback it receives the header results first; the batch id is the last
+    positional argument (or ``batch_id``).
+    """
+    batch_id = batch_id or args[-1]
+    try:
+        result = summary.summarize_batch(get_context(), batch_id=batch_id)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise self.retry(exc=exc, countdown=BACKOFF.delay_s(self.request.retries)) from None
+    return None if result is None else {"batch_id": batch_id, "status": result.status}
+
+
+@app.task(name="timesheet_batch.discover", bind=True, acks_late=True, max_retries=5)
+def discover(self: Task, window: str, date: str | None = None) -> dict:
+    """Record the window's batch and jobs (idempotent) and dispatch them."""
+    ctx = get_context()
+    business_date = dt.date.fromisoformat(date) if date else today(ctx.settings.timezone)
+    try:
+        result = discover_window(ctx, window=window, business_date=business_date)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise self.retry(exc=exc, countdown=BACKOFF.delay_s(self.request.retries)) from None
+    published = dispatch_batch(result)
+    return {"batch_id": result.batch_id, "files": result.total_files, "dispatched": published}
+
+
+def today(timezone: str) -> dt.date:
+    """The business date now, in the farm's time zone."""
+    return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
