@@ -29,6 +29,25 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """Endpoint URL of one real (moto) S3 server on loopback, shared by the session."""
+    from tests.s3server import running_s3_server
+
+    with running_s3_server() as endpoint_url:
+        yield endpoint_url
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket of its own for each test."""
+    from tests.s3server import s3_client
+
+    name = f"ts-test-{uuid.uuid4().hex[:16]}"
+    s3_client(s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
 def _admin(sql: str) -> None:
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
     try:

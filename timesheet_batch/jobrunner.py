@@ -117,7 +117,7 @@ def _progress_recorder(ctx: FarmContext, job_id: str):
 
 
 def _finish(ctx: FarmContext, job_id: str, status: JobStatus, *, error: str | None = None,
-            read: int = 0, written: int = 0, rejected: int = 0,
+            read: int | None = None, written: int | None = None, rejected: int | None = None,
             output_key: str | None = None, rejects_key: str | None = None) -> JobOutcome:
     with session_scope(ctx.database_url) as session:
         repo.finish_job(
@@ -131,8 +131,8 @@ def _finish(ctx: FarmContext, job_id: str, status: JobStatus, *, error: str | No
             output_key=output_key,
             rejects_key=rejects_key,
         )
-    log.info("job %s %s: read=%d written=%d rejected=%d", job_id, status, read, written, rejected)
-    return JobOutcome(job_id, status, read, written, rejected, error)
+    log.info("job %s %s: read=%s written=%s rejected=%s", job_id, status, read, written, rejected)
+    return JobOutcome(job_id, status, read or 0, written or 0, rejected or 0, error)
 
 
 def ensure_adhoc_job(ctx: FarmContext, *, key: str) -> str:

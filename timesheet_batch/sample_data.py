@@ -35,14 +35,45 @@ from timesheet_batch.vendors.profile import (
     VendorProfile,
 )
 
-FIRST_NAMES = ["Maria", "José", "Wei", "Aisha", "John", "Linh", "Renée", "Carlos", "Fatima",
-               "David", "Ana", "Tomás", "Grace", "Omar", "Sofia", "James"]
-LAST_NAMES = ["Garcia", "Nuñez", "Smith", "Nguyen", "Johnson", "Okafor", "Müller", "Kim",
-              "Patel", "Lopez", "Brown", "Hernández", "Chen", "Williams", "Rossi", "Singh"]
+FIRST_NAMES = [
+    "Maria",
+    "José",
+    "Wei",
+    "Aisha",
+    "John",
+    "Linh",
+    "Renée",
+    "Carlos",
+    "Fatima",
+    "David",
+    "Ana",
+    "Tomás",
+    "Grace",
+    "Omar",
+    "Sofia",
+    "James",
+]
+LAST_NAMES = [
+    "Garcia",
+    "Nuñez",
+    "Smith",
+    "Nguyen",
+    "Johnson",
+    "Okafor",
+    "Müller",
+    "Kim",
+    "Patel",
+    "Lopez",
+    "Brown",
+    "Hernández",
+    "Chen",
+    "Williams",
+    "Rossi",
+    "Singh",
+]
 # Position i % 3 inside a provider's records picks one of each pair: keys stay unique.
 _SERVICE_PAIRS = [("PCS", "TRANS"), ("DOM", "PARA"), ("MEAL", "PROT")]
-_BAD_KINDS = ["date_format", "date_window", "range", "required", "pattern", "enum",
-              "duplicate", "daily_hours_exceeded"]
+_BAD_KINDS = ["date_format", "date_window", "range", "required", "pattern", "enum", "duplicate", "daily_hours_exceeded"]
 _PRIORITY_ORDER = ("high", "medium", "low")
 _WRITE_SLICE = 100_000
 
@@ -101,14 +132,10 @@ def _digits(values: np.ndarray, width: int) -> pa.Array:
 
 def _cents(values: np.ndarray) -> pa.Array:
     """Integer cents as ``"12.50"`` strings."""
-    return pc.binary_join_element_wise(
-        pc.cast(pa.array(values // 100), pa.string()), _digits(values % 100, 2), "."
-    )
+    return pc.binary_join_element_wise(pc.cast(pa.array(values // 100), pa.string()), _digits(values % 100, 2), ".")
 
 
-def _good_columns(
-    rng: np.random.Generator, n: int, day: dt.date, date_format: str
-) -> dict[str, np.ndarray]:
+def _good_columns(rng: np.random.Generator, n: int, day: dt.date, date_format: str) -> dict[str, np.ndarray]:
     """Canonical field -> object array of valid string values."""
     i = np.arange(n)
     ssn = _digits(rng.integers(100_000_000, 999_999_999, n), 9)
@@ -149,8 +176,14 @@ def _inject_bad(columns, rng, bad_ratio, vendor, day) -> int:
             kind = "enum"
         if kind == "daily_hours_exceeded" and k + 1 < len(positions):
             for slot, q in enumerate(positions[k : k + 2]):
-                _set(columns, q, provider_id=f"X{p:09d}", work_date=columns["work_date"][p],
-                     service_code=_SERVICE_PAIRS[slot][0], hours="12.50")
+                _set(
+                    columns,
+                    q,
+                    provider_id=f"X{p:09d}",
+                    work_date=columns["work_date"][p],
+                    service_code=_SERVICE_PAIRS[slot][0],
+                    hours="12.50",
+                )
             expected, k = expected + 2, k + 2
             continue
         if kind == "daily_hours_exceeded":

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.s3server import running_s3_server, s3_client
 from timesheet_batch.storage import LocalStorage, Storage
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """Endpoint URL of one moto S3 server shared by the whole session."""
-    with running_s3_server() as endpoint_url:
-        yield endpoint_url
-
-
-@pytest.fixture
-def s3_bucket(s3_endpoint: str) -> str:
-    """A new, empty bucket of its own for each test."""
-    name = f"ts-test-{uuid.uuid4().hex[:16]}"
-    s3_client(s3_endpoint).create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture

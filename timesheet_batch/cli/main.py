@@ -93,6 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("timesheet-batch: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _close_connections()
+
+
+def _close_connections() -> None:
+    """Close broker and result connections before the interpreter tears modules down."""
+    if "timesheet_batch.celery_app" in sys.modules:
+        from timesheet_batch.celery_app import app
+
+        app.close()
+        client = vars(app.backend).get("client")  # only if a Redis client was ever made
+        if client is not None:
+            client.close()
 
 
 if __name__ == "__main__":

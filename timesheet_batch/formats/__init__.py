@@ -20,8 +20,7 @@ READERS: dict[str, Reader] = {"csv": CsvReader()}
 
 #: Format name -> writer.
 WRITERS: dict[str, Writer] = {
-    writer.name: writer
-    for writer in (CsvWriter(), JsonWriter(), NdjsonWriter(), XmlWriter(), FixedWidthWriter())
+    writer.name: writer for writer in (CsvWriter(), JsonWriter(), NdjsonWriter(), XmlWriter(), FixedWidthWriter())
 }
 
 
@@ -30,9 +29,7 @@ def get_reader(fmt: str) -> Reader:
     try:
         return READERS[fmt]
     except KeyError:
-        raise UnreadableFileError(
-            f"no reader for format {fmt!r} (readable: {sorted(READERS)})"
-        ) from None
+        raise UnreadableFileError(f"no reader for format {fmt!r} (readable: {sorted(READERS)})") from None
 
 
 def get_writer(fmt: str) -> Writer:

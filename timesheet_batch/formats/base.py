@@ -32,9 +32,7 @@ class Reader(Protocol):
 
     name: str
 
-    def read_chunks(
-        self, stream: BinaryIO, options: FormatOptions, chunk_size: int
-    ) -> Iterator[pa.Table]:
+    def read_chunks(self, stream: BinaryIO, options: FormatOptions, chunk_size: int) -> Iterator[pa.Table]:
         """Yield tables of at most ``chunk_size`` rows (string columns + ``__record_number``)."""
         ...
 

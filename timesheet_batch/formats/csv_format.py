@@ -135,9 +135,7 @@ class CsvReader:
 
     name = "csv"
 
-    def read_chunks(
-        self, stream: BinaryIO, options: FormatOptions, chunk_size: int
-    ) -> Iterator[pa.Table]:
+    def read_chunks(self, stream: BinaryIO, options: FormatOptions, chunk_size: int) -> Iterator[pa.Table]:
         """Yield string tables of at most ``chunk_size`` rows plus ``__record_number``."""
         prefix, names, row_bytes = _peek_header(stream, options.encoding, options.delimiter)
         if not names:
@@ -150,9 +148,7 @@ class CsvReader:
             reader = pacsv.open_csv(
                 source,
                 read_options=pacsv.ReadOptions(block_size=block, encoding=encoding),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=options.delimiter, newlines_in_values=True
-                ),
+                parse_options=pacsv.ParseOptions(delimiter=options.delimiter, newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     column_types={name: pa.string() for name in names},
                     strings_can_be_null=False,
@@ -185,9 +181,7 @@ class _CsvSession(WriterSession):
         )
 
     def _write_table(self, table: pa.Table) -> None:
-        safe = pa.Table.from_arrays(
-            [neutralise_formulas(column) for column in table.columns], names=table.column_names
-        )
+        safe = pa.Table.from_arrays([neutralise_formulas(column) for column in table.columns], names=table.column_names)
         options = self._plain_options if self._header_written else self._write_options
         buffer = pa.BufferOutputStream()
         pacsv.write_csv(safe, buffer, write_options=options)
@@ -199,9 +193,7 @@ class _CsvSession(WriterSession):
 
     def _finish(self) -> None:
         if not self._header_written:
-            empty = pa.Table.from_arrays(
-                [pa.array([], pa.string()) for _ in self.columns], names=self.columns
-            )
+            empty = pa.Table.from_arrays([pa.array([], pa.string()) for _ in self.columns], names=self.columns)
             self._write_table(empty)
 
 

@@ -2,24 +2,25 @@
 
 Design (bounded memory for any file size):
 
-1. The inbound pass writes every record that passed the per-record rules to a local temporary
-   Parquet file, one row group per chunk. Nothing of the file is kept in memory.
-2. :func:`find_cross_record_rejects` then reads only the six key columns back
+1. The inbound pass appends every record that passed the per-record rules to a
+   :class:`~timesheet_batch.pipeline.spool.ValidSpool`: in memory up to a million records,
+   beyond that in a local temporary Parquet file (one row group per chunk).
+2. :func:`find_cross_record_rejects` then takes only the six key columns
    (provider_id, recipient_id, work_date, service_code, hours, record_number; about 50 bytes
    a record). Up to :data:`PARTITION_ROWS` valid records are grouped in one go. Larger files
    are first split by a hash of ``provider_id`` into spill Parquet files of about that many
    rows each; both rules group on keys that start with ``provider_id``, so every group lies in
    exactly one partition and partitions are decided independently. Peak memory is one
-   partition of key columns plus arrow's hash tables, whatever the file size.
-3. Each partition is grouped with one stable numpy sort of packed integer keys: a
-   (provider_id, recipient_id,
-   work_date, service_code) group of more than one record keeps its lowest record number and
-   rejects the others as ``duplicate``; then, *without* the duplicates, a (provider_id,
+   partition of key columns plus a few int64 arrays, whatever the file size.
+3. Each partition is grouped with stable numpy sorts of packed integer codes (see
+   :func:`_group_rules`): a (provider_id, recipient_id, work_date, service_code) group of more
+   than one record keeps its first record and rejects the others as ``duplicate``; then,
+   *without* the duplicates, a (provider_id,
    work_date) group whose hours sum to more than 24 has all its records rejected as
    ``daily_hours_exceeded``. Duplicates go first so that a repeated record does not also make
    the original exceed the daily limit. Grouping is exact (keys are compared, not hashes).
-4. The caller filters the rejected record numbers (returned sorted) out of the temporary
-   Parquet in a second streaming pass, or publishes it as is when there are none.
+4. The caller filters the rejected record numbers (returned sorted) out of the spool's chunks
+   while it writes the one processed Parquet file.
 """
 
 from __future__ import annotations
@@ -34,20 +35,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from timesheet_batch.pipeline.records import MAX_DAILY_HOURS, empty_rejects, make_rejects
+from timesheet_batch.pipeline.records import (
+    CANONICAL_SCHEMA,
+    MAX_DAILY_HOURS,
+    empty_rejects,
+    make_rejects,
+)
+from timesheet_batch.pipeline.spool import ValidSpool
 
 #: Valid records grouped in memory at once; larger files are hash-partitioned on disk.
 PARTITION_ROWS = 1_000_000
 KEY_COLUMNS = ["provider_id", "recipient_id", "work_date", "service_code", "hours", "record_number"]
 
 
-def find_cross_record_rejects(valid_path: Path, spill_dir: Path) -> tuple[np.ndarray, pa.Table]:
-    """(sorted rejected record numbers, their reject rows) for the records in ``valid_path``."""
-    parquet = pq.ParquetFile(valid_path)
-    total = parquet.metadata.num_rows
+def find_cross_record_rejects(spool: ValidSpool, spill_dir: Path) -> tuple[np.ndarray, pa.Table]:
+    """(sorted rejected record numbers, their reject rows) for the records in ``spool``."""
     numbers: list[np.ndarray] = []
     rejects: list[pa.Table] = []
-    for keys in _partitions(parquet, total, spill_dir):
+    for keys in _partitions(spool, spill_dir):
         part_numbers, part_rejects = _group_rules(keys)
         numbers.append(part_numbers)
         rejects.append(part_rejects)
@@ -56,19 +61,19 @@ def find_cross_record_rejects(valid_path: Path, spill_dir: Path) -> tuple[np.nda
     return np.sort(np.concatenate(numbers)), pa.concat_tables(rejects)
 
 
-def _partitions(parquet: pq.ParquetFile, total: int, spill_dir: Path) -> Iterator[pa.Table]:
+def _partitions(spool: ValidSpool, spill_dir: Path) -> Iterator[pa.Table]:
     """Key-column tables such that no group spans two of them."""
-    if total == 0:
+    if spool.num_rows == 0:
         return
-    count = math.ceil(total / PARTITION_ROWS)
+    count = math.ceil(spool.num_rows / PARTITION_ROWS)
     if count == 1:
-        yield parquet.read(columns=KEY_COLUMNS)
+        yield pa.concat_tables(spool.chunks(KEY_COLUMNS)).combine_chunks()
         return
     paths = [spill_dir / f"partition-{i:04d}.parquet" for i in range(count)]
-    writers = [pq.ParquetWriter(p, parquet.schema_arrow.select(KEY_COLUMNS)) for p in paths]
+    schema = pa.schema([CANONICAL_SCHEMA.field(name) for name in KEY_COLUMNS])
+    writers = [pq.ParquetWriter(p, schema, compression="none") for p in paths]
     try:
-        for index in range(parquet.num_row_groups):
-            keys = parquet.read_row_group(index, columns=KEY_COLUMNS)
+        for keys in spool.chunks(KEY_COLUMNS):
             ids = keys.column("provider_id").to_numpy(zero_copy_only=False)
             target = pd.util.hash_array(ids) % np.uint64(count)
             for part, writer in enumerate(writers):
@@ -77,7 +82,7 @@ def _partitions(parquet: pq.ParquetFile, total: int, spill_dir: Path) -> Iterato
         for writer in writers:
             writer.close()
     for path in paths:
-        yield pq.read_table(path)
+        yield pq.read_table(path).combine_chunks()
         path.unlink()
 
 
@@ -87,32 +92,22 @@ def _dense(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
         days = column.cast(pa.int32()).to_numpy().astype(np.int64)
         low = int(days.min())
         return days - low, int(days.max()) - low + 1
-    encoded = pa.chunked_array(column).combine_chunks().dictionary_encode()
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column.dictionary_encode()
     return encoded.indices.to_numpy().astype(np.int64), max(1, len(encoded.dictionary))
 
 
-def _sorted_keys(keys: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row order, duplicate key, provider-day key), both keys in that order.
-
-    The four key columns become dense integer codes packed into one int64 per row, provider
-    and day most significant, so one stable sort groups duplicates *and* provider-days, and
-    keeps file order inside a group. Packing needs the code ranges' product below 2**63,
-    which partitions of PARTITION_ROWS records always meet (about 2**49 at most).
-    """
-    packed = np.zeros(keys.num_rows, dtype=np.int64)
+def _pack(parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Mixed-radix packing of dense codes into one int64 (first part most significant)."""
+    packed = np.zeros(len(parts[0][0]), dtype=np.int64)
     radix = 1
-    day_radix = 1
-    for name in ("provider_id", "work_date", "recipient_id", "service_code"):
-        codes, size = _dense(keys.column(name))
-        if radix * size >= 2**63:
+    for codes, size in parts:
+        radix *= size
+        if radix >= 2**63:
             raise OverflowError("cross-record key does not fit in 64 bits; lower PARTITION_ROWS")
         packed = packed * size + codes
-        radix *= size
-        if name in ("recipient_id", "service_code"):
-            day_radix *= size
-    order = np.argsort(packed, kind="stable")
-    packed = packed[order]
-    return order, packed, packed // day_radix
+    return packed
 
 
 def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -123,17 +118,21 @@ def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _group_rules(keys: pa.Table) -> tuple[np.ndarray, pa.Table]:
-    """Apply both rules to one partition; (rejected record numbers, reject rows)."""
-    order, dup_key, day_key = _sorted_keys(keys)
+    """Apply both rules to one partition; (rejected record numbers, reject rows).
+
+    Rows are sorted once by packed (provider, day) codes — a stable sort, so file order is kept
+    inside a group. Duplicates can only occur inside provider-days of two or more records, so
+    only those rows pay for encoding recipient and service code.
+    """
+    day_key = _pack([_dense(keys.column("provider_id")), _dense(keys.column("work_date"))])
+    order = np.argsort(day_key, kind="stable")
+    day_starts = _run_starts(day_key[order])
+    run_id = np.cumsum(day_starts) - 1
     numbers = keys.column("record_number").to_numpy()[order]
-    dup_starts = _run_starts(dup_key)
-    first = numbers[dup_starts][np.cumsum(dup_starts) - 1]  # first record of each row's group
-    is_dup = ~dup_starts
+    is_dup, first = _find_duplicates(keys, order, run_id, numbers)
     hours = keys.column("hours").cast(pa.float64()).to_numpy()[order]
     cents = np.where(is_dup, 0, np.rint(hours * 100).astype(np.int64))
-    day_starts = _run_starts(day_key)
-    sums = np.add.reduceat(cents, np.flatnonzero(day_starts))
-    row_sums = sums[np.cumsum(day_starts) - 1]
+    row_sums = np.add.reduceat(cents, np.flatnonzero(day_starts))[run_id]
     over = ~is_dup & (row_sums > int(MAX_DAILY_HOURS) * 100)
     rejects = pa.concat_tables(
         [
@@ -142,6 +141,31 @@ def _group_rules(keys: pa.Table) -> tuple[np.ndarray, pa.Table]:
         ]
     )
     return rejects.column("record_number").to_numpy(), rejects
+
+
+def _find_duplicates(keys, order, run_id, numbers) -> tuple[np.ndarray, np.ndarray]:
+    """(is a later duplicate, record number of its group's first) in sorted row order."""
+    is_dup = np.zeros(len(order), dtype=bool)
+    first = numbers.copy()
+    in_multi = np.bincount(run_id)[run_id] > 1
+    candidates = np.flatnonzero(in_multi)
+    if len(candidates) == 0:
+        return is_dup, first
+    rows = pa.array(order[candidates])
+    dup_key = _pack(
+        [
+            (run_id[candidates], int(run_id[-1]) + 1),
+            _dense(pc.take(keys.column("recipient_id"), rows)),
+            _dense(pc.take(keys.column("service_code"), rows)),
+        ]
+    )
+    sub_order = np.argsort(dup_key, kind="stable")
+    starts = _run_starts(dup_key[sub_order])
+    positions = candidates[sub_order]
+    group_first = numbers[positions][starts][np.cumsum(starts) - 1]
+    is_dup[positions[~starts]] = True
+    first[positions[~starts]] = group_first[~starts]
+    return is_dup, first
 
 
 def _as_money(cents: np.ndarray) -> pa.Array:

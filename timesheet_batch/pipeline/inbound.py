@@ -2,9 +2,10 @@
 
 Flow (all local work happens in one temporary directory, removed in every case)::
 
-    storage.open_read(key) -> reader chunks -> validate_chunk -> valid.parquet (row group/chunk)
+    storage.open_read(key) -> reader chunks -> validate_chunk -> valid records spool
                                                              -> rejects.csv
-    valid.parquet -> cross_record (duplicate, daily_hours_exceeded) -> processed.parquet
+    (ValidSpool: memory, or valid.parquet past a million records)
+    spool -> cross_record (duplicate, daily_hours_exceeded) -> processed.parquet
     reject ratio check -> publish processed + rejects atomically (or fail)
 
 Nothing is published until the whole file has been read and checked, so a cancelled or failed
@@ -18,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,12 +33,15 @@ from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.csv_format import CsvWriter
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
+from timesheet_batch.pipeline.spool import ValidSpool
 from timesheet_batch.pipeline.validate import validate_chunk
 from timesheet_batch.storage import layout
 from timesheet_batch.storage.base import Storage
 from timesheet_batch.vendors.profile import FormatOptions, VendorProfile
 
 _REJECTS_OPTIONS = FormatOptions(format="csv")
+#: The published file: snappy, dictionary pages only where values repeat a lot.
+PROCESSED_PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": ["service_code"]}
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,13 @@ class _RunState:
     def records_rejected(self) -> int:
         return sum(self.by_rule.values())
 
+    def record(self, read: int, rejects: pa.Table, rej: WriterSession) -> None:
+        """Count one chunk and log its rejects."""
+        self.records_read += read
+        if rejects.num_rows:
+            rej.write(rejects)
+            self.by_rule.update(_rule_counts(rejects))
+
 
 def _rule_counts(rejects: pa.Table) -> Counter:
     counts = pc.value_counts(rejects.column("rule").combine_chunks())
@@ -100,49 +111,49 @@ def process_inbound_file(
         with tempfile.TemporaryDirectory(prefix="timesheet-inbound-") as tmp:
             work = Path(tmp)
             state = _RunState()
-            with CsvWriter().open(work / "rejects.csv", _REJECTS_OPTIONS, REJECT_COLUMNS) as rej:
-                _first_pass(storage, vendor, key, business_date, chunk_size, on_chunk, work, state, rej)
-                final = _cross_record_pass(work, state, rej)
-            return _publish(storage, vendor, state, final, work / "rejects.csv",
-                            processed_key, rejects_key)
+            spool = ValidSpool(work / "valid.parquet")
+            try:
+                with CsvWriter().open(work / "rejects.csv", _REJECTS_OPTIONS, REJECT_COLUMNS) as rej:
+                    source = _read_validated(storage, vendor, key, business_date, chunk_size)
+                    for index, (valid, rejects, read) in enumerate(source):
+                        spool.append(valid)
+                        state.record(read, rejects, rej)
+                        if on_chunk is not None:
+                            on_chunk(ChunkProgress(index, state.records_read, state.records_rejected))
+                    spool.finish()
+                    final = _write_processed(spool, work, state, rej)
+            finally:
+                spool.close()
+            return _publish(storage, vendor, state, final, work / "rejects.csv", processed_key, rejects_key)
     except BadFileError as exc:
         if exc.key is None:
             exc.key = key
         raise
 
 
-def _first_pass(storage, vendor, key, business_date, chunk_size, on_chunk, work, state, rej):
-    """Read, validate and spill every chunk; call ``on_chunk`` after each."""
+def _read_validated(
+    storage: Storage, vendor: VendorProfile, key: str, business_date: dt.date, chunk_size: int
+) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+    """(valid, rejects, records read) per chunk of the file."""
     reader = get_reader(vendor.input.format)
-    with storage.open_read(key) as stream, pq.ParquetWriter(
-        work / "valid.parquet", CANONICAL_SCHEMA
-    ) as valid_writer:
-        chunks = reader.read_chunks(stream, vendor.input, chunk_size)
-        for index, raw in enumerate(chunks):
+    with storage.open_read(key) as stream:
+        for raw in reader.read_chunks(stream, vendor.input, chunk_size):
             valid, rejects = validate_chunk(raw, vendor, business_date)
-            valid_writer.write_table(valid, row_group_size=max(chunk_size, 1))
-            state.records_read += raw.num_rows
-            if rejects.num_rows:
-                rej.write(rejects)
-                state.by_rule.update(_rule_counts(rejects))
-            if on_chunk is not None:
-                on_chunk(ChunkProgress(index, state.records_read, state.records_rejected))
+            yield valid, rejects, raw.num_rows
 
 
-def _cross_record_pass(work: Path, state: _RunState, rej: WriterSession) -> Path:
-    """Apply the whole-file rules; the path of the Parquet file to publish."""
-    valid_path = work / "valid.parquet"
-    rejected, rejects = find_cross_record_rejects(valid_path, work)
-    if len(rejected) == 0:
-        return valid_path
-    rej.write(rejects)
-    state.by_rule.update(_rule_counts(rejects))
+def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: WriterSession) -> Path:
+    """Apply the whole-file rules and write the processed Parquet file; its path."""
+    rejected, rejects = find_cross_record_rejects(spool, work)
+    if rejects.num_rows:
+        rej.write(rejects)
+        state.by_rule.update(_rule_counts(rejects))
     final_path = work / "processed.parquet"
-    source = pq.ParquetFile(valid_path)
-    with pq.ParquetWriter(final_path, CANONICAL_SCHEMA) as writer:
-        for index in range(source.num_row_groups):
-            kept = drop_records(source.read_row_group(index), rejected)
-            writer.write_table(kept.cast(CANONICAL_SCHEMA), row_group_size=max(kept.num_rows, 1))
+    with pq.ParquetWriter(final_path, CANONICAL_SCHEMA, **PROCESSED_PARQUET_OPTIONS) as writer:
+        for chunk in spool.chunks():
+            kept = drop_records(chunk, rejected)
+            if kept.num_rows:
+                writer.write_table(kept, row_group_size=kept.num_rows)
     return final_path
 
 

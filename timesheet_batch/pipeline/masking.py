@@ -57,9 +57,7 @@ def hash_column(column: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = column.dictionary_encode()
-    digests = pa.array(
-        [keyed_hash(v, key) for v in encoded.dictionary.to_pylist()], pa.string()
-    )
+    digests = pa.array([keyed_hash(v, key) for v in encoded.dictionary.to_pylist()], pa.string())
     return pc.take(digests, encoded.indices)
 
 

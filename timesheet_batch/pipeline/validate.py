@@ -79,9 +79,7 @@ class _ChunkCheck:
             return
         index = pa.array(np.flatnonzero(newly))
         values = mask_reject_values(field, pc.take(self.values[field], index))
-        self.rejects.append(
-            make_rejects(pc.take(self.numbers, index), field, rule, message, values)
-        )
+        self.rejects.append(make_rejects(pc.take(self.numbers, index), field, rule, message, values))
         self.rejected |= newly
 
     def present(self, field: str) -> np.ndarray:
@@ -101,9 +99,7 @@ def _mapped_columns(raw: pa.Table, vendor: VendorProfile) -> dict[str, pa.Array]
     missing = [
         vendor.fields[f]
         for f in CANONICAL_INPUT_FIELDS
-        if f in vendor.fields
-        and f not in OPTIONAL_CANONICAL_FIELDS
-        and vendor.fields[f] not in raw.column_names
+        if f in vendor.fields and f not in OPTIONAL_CANONICAL_FIELDS and vendor.fields[f] not in raw.column_names
     ]
     if missing:
         raise UnreadableFileError(f"the file has no column(s) {missing} for vendor {vendor.id}")
@@ -176,9 +172,7 @@ def _check_work_date(check: _ChunkCheck, date_format: str, business_date: dt.dat
     check.require("work_date")
     text = check.values["work_date"]
     parsed = pc.strptime(text, format=date_format, unit="s", error_is_null=True)
-    bad = (check.present("work_date") & ~_np(pc.is_valid(parsed))) | _rolled_over(
-        text, parsed, date_format
-    )
+    bad = (check.present("work_date") & ~_np(pc.is_valid(parsed))) | _rolled_over(text, parsed, date_format)
     check.fail("work_date", "date_format", f"work_date is not a date in {date_format}", bad)
     days = pc.cast(parsed, pa.date32())
     earliest = business_date - dt.timedelta(days=WORK_DATE_WINDOW_DAYS)
@@ -218,9 +212,7 @@ def _check_service(check: _ChunkCheck) -> None:
     check.fail("service_code", "enum", message, _np(unknown))
 
 
-def validate_chunk(
-    raw: pa.Table, vendor: VendorProfile, business_date: dt.date
-) -> tuple[pa.Table, pa.Table]:
+def validate_chunk(raw: pa.Table, vendor: VendorProfile, business_date: dt.date) -> tuple[pa.Table, pa.Table]:
     """(valid canonical records, rejects) for one chunk read by a reader."""
     if raw.num_rows == 0:
         return CANONICAL_SCHEMA.empty_table(), empty_rejects()

@@ -1,0 +1,70 @@
+"""Where the valid records of one file wait for the cross-record pass.
+
+Up to ``memory_rows`` records (default :data:`MEMORY_ROWS`, about 125 MB of canonical columns)
+stay in memory: the common file never touches disk before its one final Parquet write. Past
+that, everything is flushed to an uncompressed local Parquet file (one row group per chunk;
+compression would cost more CPU than the local disk saves) and later chunks are appended
+there, so memory stays bounded however large the file is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from timesheet_batch.pipeline.records import CANONICAL_SCHEMA
+
+MEMORY_ROWS = 1_000_000
+
+
+class ValidSpool:
+    """An append-only, ordered store of canonical chunks: memory first, then a temp file."""
+
+    def __init__(self, spill_path: Path, memory_rows: int = MEMORY_ROWS):
+        self.spill_path = spill_path
+        self.memory_rows = memory_rows
+        self.num_rows = 0
+        self._tables: list[pa.Table] = []
+        self._writer: pq.ParquetWriter | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether every record is still held in memory."""
+        return self._writer is None
+
+    def append(self, table: pa.Table) -> None:
+        """Add one chunk of canonical records (kept in file order)."""
+        self.num_rows += table.num_rows
+        if self._writer is None and self.num_rows <= self.memory_rows:
+            self._tables.append(table)
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.spill_path, CANONICAL_SCHEMA, compression="none", use_dictionary=False)
+            for held in self._tables:
+                self._writer.write_table(held)
+            self._tables = []
+        self._writer.write_table(table)
+
+    def finish(self) -> None:
+        """No more appends; closes the spill file if there is one."""
+        if self._writer is not None:
+            self._writer.close()
+
+    def chunks(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The stored chunks in order (only ``columns`` if given); call after finish()."""
+        if self.in_memory:
+            for table in self._tables:
+                yield table.select(columns) if columns else table
+            return
+        parquet = pq.ParquetFile(self.spill_path)
+        for index in range(parquet.num_row_groups):
+            yield parquet.read_row_group(index, columns=columns)
+
+    def close(self) -> None:
+        """Drop the held tables and the spill file."""
+        self.finish()
+        self._tables = []
+        self.spill_path.unlink(missing_ok=True)
