@@ -10,7 +10,6 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-from timesheet_batch import result_backend
 from timesheet_batch.settings import Settings
 
 #: Queue names in consumption order: a worker started with -Q high,medium,low drains high first.
@@ -30,7 +29,6 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.effective_broker_url,
         "result_backend": settings.effective_result_backend,
-        "override_backends": result_backend.OVERRIDES,
         "broker_transport_options": _transport_options(settings),
         "broker_connection_timeout": settings.service_timeout_s,
         "broker_connection_retry_on_startup": True,

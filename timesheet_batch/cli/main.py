@@ -102,10 +102,13 @@ def _close_connections() -> None:
     if "timesheet_batch.celery_app" in sys.modules:
         from timesheet_batch.celery_app import app
 
+        # Chord results subscribe to Redis pub/sub in the publisher; drop the subscriptions
+        # now, or their finalizers try to unsubscribe on a dead connection at exit.
+        consumer = getattr(app.backend, "result_consumer", None)
+        if consumer is not None and hasattr(consumer, "subscribed_to"):
+            consumer.subscribed_to.clear()
+            consumer.stop()
         app.close()
-        client = vars(app.backend).get("client")  # only if a Redis client was ever made
-        if client is not None:
-            client.close()
 
 
 if __name__ == "__main__":

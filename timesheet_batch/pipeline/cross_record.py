@@ -67,7 +67,7 @@ def _partitions(spool: ValidSpool, spill_dir: Path) -> Iterator[pa.Table]:
         return
     count = math.ceil(spool.num_rows / PARTITION_ROWS)
     if count == 1:
-        yield pa.concat_tables(spool.chunks(KEY_COLUMNS)).combine_chunks()
+        yield pa.concat_tables(spool.chunks(KEY_COLUMNS))
         return
     paths = [spill_dir / f"partition-{i:04d}.parquet" for i in range(count)]
     schema = pa.schema([CANONICAL_SCHEMA.field(name) for name in KEY_COLUMNS])
@@ -82,7 +82,7 @@ def _partitions(spool: ValidSpool, spill_dir: Path) -> Iterator[pa.Table]:
         for writer in writers:
             writer.close()
     for path in paths:
-        yield pq.read_table(path).combine_chunks()
+        yield pq.read_table(path)
         path.unlink()
 
 

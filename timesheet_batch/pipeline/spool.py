@@ -23,9 +23,9 @@ MEMORY_ROWS = 1_000_000
 class ValidSpool:
     """An append-only, ordered store of canonical chunks: memory first, then a temp file."""
 
-    def __init__(self, spill_path: Path, memory_rows: int = MEMORY_ROWS):
+    def __init__(self, spill_path: Path, memory_rows: int | None = None):
         self.spill_path = spill_path
-        self.memory_rows = memory_rows
+        self.memory_rows = MEMORY_ROWS if memory_rows is None else memory_rows
         self.num_rows = 0
         self._tables: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None

@@ -16,14 +16,15 @@ Rules: ``required``, ``pattern`` (ids, SSN), ``max_length`` (name), ``integer`` 
 pay rate), ``enum`` (service code). Cross-record rules (``duplicate``,
 ``daily_hours_exceeded``) need the whole file and live in :mod:`.cross_record`.
 
-Dates are parsed with the vendor's ``date_format``, then formatted back and compared with the
-input (ignoring leading zeros): arrow's strptime rolls ``2026-02-30`` over to March 2nd, and
-this round trip catches that without a per-row ``datetime`` call.
+Dates are parsed with the vendor's ``date_format`` by arrow's strptime, which rolls
+``2026-02-30`` over to March 2nd; :func:`_rolled_over` catches that without a per-row
+``datetime`` call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import numpy as np
@@ -146,24 +147,42 @@ def _check_county(check: _ChunkCheck) -> pa.Array:
     return numbers
 
 
+_DIRECTIVE_RE = {"%Y": r"\d{4}", "%y": r"\d{2}", "%m": r"\d{1,2}", "%d": r"(?P<day>\d{1,2})"}
+
+
+def day_pattern(date_format: str) -> str | None:
+    """A regex capturing the day of month of text in ``date_format``; None if unsupported."""
+    parts = re.split(r"(%.)", date_format)
+    if any(p.startswith("%") and p not in _DIRECTIVE_RE for p in parts):
+        return None
+    body = "".join(_DIRECTIVE_RE.get(p, re.escape(p)) for p in parts)
+    return f"^{body}$"
+
+
 def _rolled_over(text: pa.Array, parsed: pa.Array, date_format: str) -> np.ndarray:
     """Rows whose parsed date is not the date written (``02-30`` read as March 2nd).
 
     strptime accepts any day 1..31 and rolls an impossible one over to day 1..3 of the next
-    month, so only those rows can be wrong; only they get the (slow) format-back round trip,
-    compared ignoring leading zeros so ``2026-1-5`` still matches ``2026-01-05``.
+    month, so only those rows are candidates: for them the day written is extracted with a
+    regex built from the format and compared with the parsed day. Formats with other
+    directives fall back to formatting the date back (slow, but only for the candidates).
     """
     candidates = np.flatnonzero(_np(pc.less_equal(pc.day(parsed), 3)))
     bad = np.zeros(len(text), dtype=bool)
     if len(candidates) == 0:
         return bad
     index = pa.array(candidates)
-    written = pc.take(text, index)
-    back = pc.strftime(pc.take(parsed, index), format=date_format)
-    same = pc.equal(
-        pc.replace_substring_regex(back, _LEADING_ZEROS_RE, r"\1\2"),
-        pc.replace_substring_regex(written, _LEADING_ZEROS_RE, r"\1\2"),
-    )
+    written, days = pc.take(text, index), pc.day(pc.take(parsed, index))
+    pattern = day_pattern(date_format)
+    if pattern is not None:
+        written_day = pc.cast(pc.struct_field(pc.extract_regex(written, pattern), "day"), pa.int64())
+        same = pc.equal(written_day, days)
+    else:
+        back = pc.strftime(pc.take(parsed, index), format=date_format)
+        same = pc.equal(
+            pc.replace_substring_regex(back, _LEADING_ZEROS_RE, r"\1\2"),
+            pc.replace_substring_regex(written, _LEADING_ZEROS_RE, r"\1\2"),
+        )
     bad[candidates] = ~_np(same)
     return bad
 
