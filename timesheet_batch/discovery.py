@@ -64,18 +64,20 @@ def list_window_files(ctx: FarmContext, *, window: str, business_date: dt.date) 
     for info in ctx.storage.list(prefix):
         if job_type == JobType.EXPORT_FILE and not info.key.endswith(layout.PROCESSED_SUFFIX):
             continue
-        jobs.append(describe_file(ctx.catalog, key=info.key, job_type=job_type))
+        jobs.append(describe_file(ctx.catalog, key=info.key, job_type=job_type, fingerprint=info.fingerprint))
     return jobs
 
 
-def describe_file(catalog: VendorCatalog, *, key: str, job_type: str) -> repo.NewJob:
+def describe_file(
+    catalog: VendorCatalog, *, key: str, job_type: str, fingerprint: str | None = None
+) -> repo.NewJob:
     """The job for one key; a key of no known vendor becomes a job that already failed."""
     try:
         vendor = catalog.get(layout.parse_file_key(key).vendor_id)
     except TimesheetBatchError as exc:
-        return repo.NewJob(job_type, key, None, "low", None, None, failed_reason=str(exc))
+        return repo.NewJob(job_type, key, None, "low", None, None, failed_reason=str(exc), fingerprint=fingerprint)
     side = vendor.input if job_type == JobType.PROCESS_FILE else vendor.output
-    return repo.NewJob(job_type, key, vendor.id, vendor.priority, side.format, vendor.role)
+    return repo.NewJob(job_type, key, vendor.id, vendor.priority, side.format, vendor.role, fingerprint=fingerprint)
 
 
 def job_type_for_key(key: str) -> str:

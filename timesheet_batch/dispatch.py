@@ -10,6 +10,7 @@ import logging
 
 from celery import chord
 
+from timesheet_batch.db.repository import QueuedJob
 from timesheet_batch.discovery import DiscoveryResult
 from timesheet_batch.states import JobType
 
@@ -18,18 +19,26 @@ log = logging.getLogger(__name__)
 
 def dispatch_batch(result: DiscoveryResult) -> int:
     """Publish the jobs discovery queued; returns how many were published."""
-    from timesheet_batch.tasks import export_file, process_file, summarize_batch
+    from timesheet_batch.tasks import summarize_batch
 
     callback = summarize_batch.si(result.batch_id).set(queue="high")
     if not result.queued:
         if result.summary_due:
             callback.apply_async()
         return 0
-    task_of = {JobType.PROCESS_FILE: process_file, JobType.EXPORT_FILE: export_file}
-    header = [
-        task_of[job.job_type].si(job.input_key, job_id=job.job_id).set(queue=job.priority)
-        for job in result.queued
-    ]
+    header = [_signature(job) for job in result.queued]
     chord(header)(callback)
     log.info("batch %s: dispatched %d file task(s)", result.batch_id, len(header))
     return len(header)
+
+
+def _signature(job: QueuedJob):
+    from timesheet_batch.tasks import export_file, process_file
+
+    task = process_file if job.job_type == JobType.PROCESS_FILE else export_file
+    return task.si(job.input_key, job_id=job.job_id).set(queue=job.priority)
+
+
+def publish_job(job: QueuedJob) -> None:
+    """Publish one job on its own (sweeper, replay): not part of any chord."""
+    _signature(job).apply_async()

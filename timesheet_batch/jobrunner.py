@@ -2,11 +2,12 @@
 
 The task layer calls :func:`run_file_job` and maps what escapes it (transient errors only)
 to retry or DEAD; everything the file itself causes ends here as FAILED with a reason.
+Every write after the claim is fenced by the claimed version, so a worker that lost its
+job (cancelled, or taken over after its lease expired) can no longer change it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import asdict, dataclass
 
@@ -16,6 +17,7 @@ from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.discovery import describe_file, job_type_for_key
 from timesheet_batch.errors import BadFileError, JobCancelledError
+from timesheet_batch.lease import LeaseKeeper
 from timesheet_batch.retry_policy import is_transient
 from timesheet_batch.states import JobStatus, JobType
 from timesheet_batch.storage import layout
@@ -25,7 +27,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """What a file task returns: ids, state and counts only — never record contents."""
+    """What a file task returns: ids, state and counts only — never record contents.
+
+    ``retry_in_s`` > 0 means another worker holds a live lease: ask again later.
+    """
 
     job_id: str
     status: str
@@ -34,105 +39,109 @@ class JobOutcome:
     records_rejected: int = 0
     error: str | None = None
     skipped: bool = False
+    retry_in_s: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ClaimedJob:
+    """The claim a worker holds: the job id and the version that fences its writes."""
+
+    job_id: str
+    version: int
+    attempts: int
+
+
 def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome:
-    """Claim and run one job; transient errors propagate with the job left PROCESSING."""
+    """Claim and run one job. Transient errors propagate as ``TransientJobError``."""
+    settings = ctx.settings
     with session_scope(ctx.database_url) as session:
-        job = repo.claim_job(session, job_id=job_id, worker_id=worker_id)
-        if job is None:
-            current = repo.get_job(session, job_id=job_id)
-            status = current.status if current else "UNKNOWN"
-            log.info("job %s not claimable (status %s): nothing to do", job_id, status)
-            return JobOutcome(job_id, status, skipped=True)
-    log.info("job %s claimed: %s %s", job_id, job.report_type, job.input_file_path)
+        claim = repo.claim_job(session, job_id=job_id, worker_id=worker_id, lease_s=settings.lease_s,
+                               max_attempts=settings.max_retries + 1)
+        job = claim.job
+    if job is None:
+        log.info("job %s not run: %s (status %s)", job_id, claim.state, claim.status)
+        return JobOutcome(job_id, claim.status or claim.state, skipped=True, retry_in_s=claim.retry_in_s)
+    held = ClaimedJob(job.job_id, job.version, job.attempts)
+    log.info("job %s claimed (attempt %d): %s %s", job_id, held.attempts, job.report_type, job.input_file_path)
     try:
-        result = _execute(ctx, job)
+        with LeaseKeeper(ctx.database_url, job_id=job_id, version=held.version, lease_s=settings.lease_s) as lease:
+            result = _execute(ctx, job, held, lease)
     except BadFileError as exc:
-        return _finish(ctx, job_id, JobStatus.FAILED, error=str(exc))
-    except JobCancelledError:
-        return _finish(ctx, job_id, JobStatus.CANCELLED, error="cancelled")
+        return _finish(ctx, held, JobStatus.FAILED, error=str(exc))
+    except JobCancelledError as exc:
+        return _finish(ctx, held, JobStatus.CANCELLED, error=str(exc))
     except Exception as exc:
         if is_transient(exc):
-            raise
+            raise TransientJobError(held, exc) from exc
         # A bug, not the file: fail the job with the error type only (its text may hold data).
         log.exception("job %s failed with an unexpected %s", job_id, type(exc).__name__)
-        return _finish(ctx, job_id, JobStatus.FAILED, error=f"internal error ({type(exc).__name__})")
+        return _finish(ctx, held, JobStatus.FAILED, error=f"internal error ({type(exc).__name__})")
     return _finish(
-        ctx,
-        job_id,
-        JobStatus.COMPLETED,
-        read=result.records_read,
-        written=result.records_written,
-        rejected=result.records_rejected,
-        output_key=result.output_key,
-        rejects_key=result.rejects_key,
+        ctx, held, JobStatus.COMPLETED, read=result.records_read, written=result.records_written,
+        rejected=result.records_rejected, output_key=result.output_key, rejects_key=result.rejects_key,
     )
 
 
-def _execute(ctx: FarmContext, job) -> pipeline.FileOutcome:
-    vendor = ctx.catalog.get(job.vendor_id or layout.parse_file_key(job.input_file_path).vendor_id)
-    business_date = job.business_date or layout.parse_file_key(job.input_file_path).business_date
-    on_chunk = _progress_recorder(ctx, job.job_id)
+class TransientJobError(Exception):
+    """A transient error while this worker held the job; the task layer retries or gives up."""
+
+    def __init__(self, held: ClaimedJob, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}"[:500])
+        self.held = held
+        self.cause = cause
+
+
+def _execute(ctx: FarmContext, job, held: ClaimedJob, lease: LeaseKeeper) -> pipeline.FileOutcome:
+    key = layout.parse_file_key(job.input_file_path)
+    vendor = ctx.catalog.get(job.vendor_id or key.vendor_id)
+    business_date = job.business_date or key.business_date
+    on_chunk = _progress_recorder(ctx, held, lease)
     if job.report_type == JobType.PROCESS_FILE:
         return pipeline.process_inbound_file(
-            storage=ctx.storage,
-            vendor=vendor,
-            key=job.input_file_path,
-            business_date=business_date,
-            chunk_size=ctx.settings.chunk_size,
-            on_chunk=on_chunk,
+            storage=ctx.storage, vendor=vendor, key=job.input_file_path, business_date=business_date,
+            chunk_size=ctx.settings.chunk_size, on_chunk=on_chunk,
         )
     return pipeline.export_processed_file(
-        storage=ctx.storage,
-        vendor=vendor,
-        policy=ctx.catalog.masking_for(vendor.role),
-        masking_key=ctx.masking_key,
-        processed_key=job.input_file_path,
-        business_date=business_date,
-        chunk_size=ctx.settings.chunk_size,
-        on_chunk=on_chunk,
+        storage=ctx.storage, vendor=vendor, policy=ctx.catalog.masking_for(vendor.role),
+        masking_key=ctx.masking_key, processed_key=job.input_file_path, business_date=business_date,
+        chunk_size=ctx.settings.chunk_size, on_chunk=on_chunk,
     )
 
 
-def _progress_recorder(ctx: FarmContext, job_id: str):
-    """Store progress after each chunk; stop at the chunk boundary if the job was cancelled."""
+def _progress_recorder(ctx: FarmContext, held: ClaimedJob, lease: LeaseKeeper):
+    """Store progress after each chunk; stop at the chunk boundary if the job is no longer ours."""
 
     def on_chunk(progress: pipeline.ChunkProgress) -> None:
+        if lease.lost_status is not None:
+            raise JobCancelledError(f"job {held.job_id} stopped: it is {lease.lost_status}")
         with session_scope(ctx.database_url) as session:
             status = repo.record_progress(
-                session,
-                job_id=job_id,
-                chunks_done=progress.chunk_index + 1,
-                records_read=progress.records_read,
-                records_rejected=progress.records_rejected,
+                session, job_id=held.job_id, version=held.version, chunks_done=progress.chunk_index + 1,
+                records_read=progress.records_read, records_rejected=progress.records_rejected,
             )
-        if status == JobStatus.CANCELLED:
-            raise JobCancelledError(f"job {job_id} was cancelled")
+        if status != JobStatus.PROCESSING:
+            raise JobCancelledError(f"job {held.job_id} stopped: it is {status or 'taken over'}")
 
     return on_chunk
 
 
-def _finish(ctx: FarmContext, job_id: str, status: JobStatus, *, error: str | None = None,
+def _finish(ctx: FarmContext, held: ClaimedJob, status: JobStatus, *, error: str | None = None,
             read: int | None = None, written: int | None = None, rejected: int | None = None,
             output_key: str | None = None, rejects_key: str | None = None) -> JobOutcome:
     with session_scope(ctx.database_url) as session:
-        repo.finish_job(
-            session,
-            job_id=job_id,
-            status=status,
-            error_message=error,
-            records_read=read,
-            records_written=written,
-            records_rejected=rejected,
-            output_key=output_key,
-            rejects_key=rejects_key,
+        ours = repo.finish_job(
+            session, job_id=held.job_id, status=status, version=held.version, error_message=error,
+            records_read=read, records_written=written, records_rejected=rejected,
+            output_key=output_key, rejects_key=rejects_key,
         )
-    log.info("job %s %s: read=%s written=%s rejected=%s", job_id, status, read, written, rejected)
-    return JobOutcome(job_id, status, read or 0, written or 0, rejected or 0, error)
+        if not ours:
+            current = repo.get_job(session, job_id=held.job_id)
+            status = current.status if current else status
+    log.info("job %s %s: read=%s written=%s rejected=%s", held.job_id, status, read, written, rejected)
+    return JobOutcome(held.job_id, status, read or 0, written or 0, rejected or 0, error, skipped=not ours)
 
 
 def ensure_adhoc_job(ctx: FarmContext, *, key: str) -> str:
@@ -140,20 +149,17 @@ def ensure_adhoc_job(ctx: FarmContext, *, key: str) -> str:
     layout.safe_key(key)
     new_job = describe_file(ctx.catalog, key=key, job_type=job_type_for_key(key))
     with session_scope(ctx.database_url) as session:
-        row = repo.add_adhoc_job(session, job=new_job, business_date=_date_of(key))
+        row = repo.add_adhoc_job(session, job=new_job, business_date=layout.parse_file_key(key).business_date)
         return row.job_id
 
 
-def _date_of(key: str) -> dt.date:
-    return layout.parse_file_key(key).business_date
-
-
-def give_up(ctx: FarmContext, *, job_id: str, error: str) -> JobOutcome:
-    """Retries are exhausted: the job is DEAD with its last error."""
-    return _finish(ctx, job_id, JobStatus.DEAD, error=error)
-
-
-def hand_back(ctx: FarmContext, *, job_id: str, error: str) -> int:
-    """Release a job for a retry after a transient error; returns the retry count so far."""
+def hand_back(ctx: FarmContext, error: TransientJobError) -> int | None:
+    """Release a job for a retry; the attempts so far, or None if it was no longer ours."""
     with session_scope(ctx.database_url) as session:
-        return repo.release_for_retry(session, job_id=job_id, error_message=error)
+        return repo.release_for_retry(session, job_id=error.held.job_id, version=error.held.version,
+                                      error_message=str(error))
+
+
+def give_up(ctx: FarmContext, error: TransientJobError) -> JobOutcome:
+    """Retries are exhausted: the job is DEAD with its last error."""
+    return _finish(ctx, error.held, JobStatus.DEAD, error=f"retries exhausted: {error}")

@@ -17,6 +17,7 @@ HIGH_QUEUE_TASKS = frozenset(
         "timesheet_batch.discover",
         "timesheet_batch.summarize_batch",
         "timesheet_batch.generate_report",
+        "timesheet_batch.sweep",
         "celery.chord_unlock",
     }
 )

@@ -73,9 +73,19 @@ LAST_NAMES = [
 ]
 # Position i % 3 inside a provider's records picks one of each pair: keys stay unique.
 _SERVICE_PAIRS = [("PCS", "TRANS"), ("DOM", "PARA"), ("MEAL", "PROT")]
-_BAD_KINDS = ["date_format", "date_window", "range", "required", "pattern", "enum", "duplicate", "daily_hours_exceeded"]
+_BAD_KINDS = [
+    "date_format",
+    "date_window",
+    "range",
+    "required",
+    "pattern",
+    "enum",
+    "duplicate",
+    "daily_hours_exceeded",
+]
 _PRIORITY_ORDER = ("high", "medium", "low")
 _WRITE_SLICE = 100_000
+_STR = pa.string()
 
 
 @dataclass(frozen=True)
@@ -127,15 +137,19 @@ def interleave_by_priority(vendors: list[VendorProfile]) -> list[VendorProfile]:
 
 
 def _digits(values: np.ndarray, width: int) -> pa.Array:
-    return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
+    return pc.utf8_lpad(pc.cast(pa.array(values, pa.int64()), _STR), width=width, padding="0")
 
 
 def _cents(values: np.ndarray) -> pa.Array:
     """Integer cents as ``"12.50"`` strings."""
-    return pc.binary_join_element_wise(pc.cast(pa.array(values // 100), pa.string()), _digits(values % 100, 2), ".")
+    return pc.binary_join_element_wise(
+        pc.cast(pa.array(values // 100), pa.string()), _digits(values % 100, 2), "."
+    )
 
 
-def _good_columns(rng: np.random.Generator, n: int, day: dt.date, date_format: str) -> dict[str, np.ndarray]:
+def _good_columns(
+    rng: np.random.Generator, n: int, day: dt.date, date_format: str
+) -> dict[str, np.ndarray]:
     """Canonical field -> object array of valid string values."""
     i = np.arange(n)
     ssn = _digits(rng.integers(100_000_000, 999_999_999, n), 9)
@@ -143,8 +157,8 @@ def _good_columns(rng: np.random.Generator, n: int, day: dt.date, date_format: s
     style = rng.integers(0, 10, n)  # 0: no SSN, odd: dashed, else plain digits
     ssn = pc.if_else(pa.array(style == 0), "", pc.if_else(pa.array(style % 2 == 1), dashed, ssn))
     names = pc.binary_join_element_wise(
-        pa.array(np.array(FIRST_NAMES, dtype=object)[rng.integers(0, len(FIRST_NAMES), n)]),
-        pa.array(np.array(LAST_NAMES, dtype=object)[rng.integers(0, len(LAST_NAMES), n)]),
+        pa.array(np.array(FIRST_NAMES, dtype=object)[rng.integers(0, len(FIRST_NAMES), n)], _STR),
+        pa.array(np.array(LAST_NAMES, dtype=object)[rng.integers(0, len(LAST_NAMES), n)], _STR),
         " ",
     )
     services = np.array(_SERVICE_PAIRS, dtype=object)[i % 3, rng.integers(0, 2, n)]
@@ -154,8 +168,10 @@ def _good_columns(rng: np.random.Generator, n: int, day: dt.date, date_format: s
         "provider_name": names,
         "provider_ssn": ssn,
         "recipient_id": pc.binary_join_element_wise("R", _digits(rng.integers(0, 10**6, n), 6), ""),
-        "county_code": pc.cast(pa.array(rng.integers(1, 59, n)), pa.string()),
-        "work_date": pc.strftime(pa.array(dates).cast(pa.timestamp("s")), format=date_format),
+        "county_code": pc.cast(pa.array(rng.integers(1, 59, n), pa.int64()), _STR),
+        "work_date": pc.strftime(
+            pa.array(dates, pa.date32()).cast(pa.timestamp("s")), format=date_format
+        ),
         "hours": _cents(rng.integers(4, 33, n) * 25),
         "pay_rate": _cents(rng.integers(1500, 4001, n)),
         "service_code": pa.array(services, pa.string()),

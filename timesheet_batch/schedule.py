@@ -46,4 +46,9 @@ def beat_schedule() -> dict:
             "kwargs": {"window": "nightly"},
             "options": {"queue": "high"},
         },
+        "sweeper": {
+            "task": "timesheet_batch.sweep",
+            "schedule": settings.sweep_interval_s,
+            "options": {"queue": "high", "expires": settings.sweep_interval_s},
+        },
     }

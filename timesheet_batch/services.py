@@ -39,12 +39,13 @@ def preflight(ctx: FarmContext, *, broker: bool = True, migrate: bool = True) ->
     ctx.storage.check()
     check_database(ctx.database_url, timeout_s=timeout_s)
     if migrate:
-        _migrate(ctx.database_url)
+        apply_migrations(ctx.database_url)
     if broker:
         check_broker(ctx.settings.effective_broker_url, timeout_s=timeout_s)
 
 
-def _migrate(url: str) -> None:
+def apply_migrations(url: str) -> None:
+    """Apply migrations (serialised across processes on PostgreSQL)."""
     if url.startswith("postgresql"):
         # Two CLIs starting at once must not both run the same migration.
         from sqlalchemy import text

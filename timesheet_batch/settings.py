@@ -44,10 +44,13 @@ class Settings(BaseSettings):
     timezone: str = "America/Los_Angeles"
     morning_cron: str = "0 6 * * *"
     nightly_cron: str = "0 22 * * *"
-    chunk_size: int = Field(default=50_000, ge=100, le=5_000_000)
+    chunk_size: int = Field(default=100_000, ge=100, le=5_000_000)  # fastest of 50k/100k/200k
     max_retries: int = Field(default=3, ge=0, le=50)
     masking_key: SecretStr = SecretStr(DEV_MASKING_KEY)
     service_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    lease_s: float = Field(default=30.0, ge=3, le=3600)
+    sweep_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    shutdown_grace_s: float = Field(default=60.0, ge=0, le=3600)
 
     @field_validator("timezone")
     @classmethod

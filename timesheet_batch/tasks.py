@@ -8,6 +8,7 @@ after their last attempt) so one bad file cannot break the batch's chord.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -15,17 +16,19 @@ import zoneinfo
 
 from celery import Task
 
-from timesheet_batch import jobrunner, summary
+from timesheet_batch import dead_letter, jobrunner, summary, sweeper
 from timesheet_batch.celery_app import app
 from timesheet_batch.celery_config import FILE_TASK_HARD_LIMIT_S, FILE_TASK_SOFT_LIMIT_S
 from timesheet_batch.context import get_context
 from timesheet_batch.discovery import discover_window
-from timesheet_batch.dispatch import dispatch_batch
+from timesheet_batch.dispatch import dispatch_batch, publish_job
 from timesheet_batch.errors import TimesheetBatchError
 from timesheet_batch.retry_policy import Backoff, is_transient
 
 log = logging.getLogger(__name__)
 BACKOFF = Backoff()
+#: Retries of a task that could not even claim its job (database down): about 8 minutes.
+PRE_CLAIM_RETRIES = 10
 
 
 def _worker_id(task: Task) -> str:
@@ -34,26 +37,40 @@ def _worker_id(task: Task) -> str:
 
 def _run_file_task(task: Task, key: str, job_id: str | None) -> dict:
     ctx = get_context()
-    if job_id is None:
-        try:
-            job_id = jobrunner.ensure_adhoc_job(ctx, key=key)
-        except TimesheetBatchError as exc:
-            if exc.transient:
-                raise task.retry(exc=exc, countdown=BACKOFF.delay_s(task.request.retries)) from None
-            return {"job_id": None, "status": "FAILED", "error": str(exc)}
     try:
-        return jobrunner.run_file_job(ctx, job_id=job_id, worker_id=_worker_id(task)).as_dict()
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        reason = f"{type(exc).__name__}: {exc}"[:500]
-        attempts = jobrunner.hand_back(ctx, job_id=job_id, error=reason)
-        if attempts > ctx.settings.max_retries:
-            log.warning("job %s: retries exhausted after %d attempts: DEAD", job_id, attempts)
-            return jobrunner.give_up(ctx, job_id=job_id, error=reason).as_dict()
-        delay = BACKOFF.delay_s(attempts - 1)
-        log.warning("job %s: transient %s, retry %d in %.1fs", job_id, type(exc).__name__, attempts, delay)
-        raise task.retry(countdown=delay, max_retries=None) from None
+        job_id = job_id or jobrunner.ensure_adhoc_job(ctx, key=key)
+        outcome = jobrunner.run_file_job(ctx, job_id=job_id, worker_id=_worker_id(task))
+    except jobrunner.TransientJobError as exc:
+        return _after_transient_error(task, ctx, exc)
+    except TimesheetBatchError as exc:
+        if not exc.transient:  # e.g. an ad hoc key that escapes its folder
+            return {"job_id": job_id, "status": "FAILED", "error": str(exc)}
+        # The database or storage is down before the job was claimed: no attempt is spent.
+        raise task.retry(countdown=BACKOFF.delay_s(task.request.retries), max_retries=PRE_CLAIM_RETRIES) from None
+    if outcome.retry_in_s:  # another worker's lease is live; if it died, the lease runs out
+        raise task.retry(countdown=outcome.retry_in_s, max_retries=None)
+    return outcome.as_dict()
+
+
+def _after_transient_error(task: Task, ctx, exc: jobrunner.TransientJobError) -> dict:
+    """Retry with backoff, or after the last attempt park the job DEAD in the dead-letter queue."""
+    job_id, attempts = exc.held.job_id, exc.held.attempts
+    if attempts > ctx.settings.max_retries:
+        log.warning("job %s: retries exhausted after %d attempts: DEAD", job_id, attempts)
+        try:
+            outcome = jobrunner.give_up(ctx, exc)
+        except Exception as inner:
+            if not is_transient(inner):
+                raise
+            # Cannot record it now: the next delivery finds the attempts spent and parks it.
+            raise task.retry(countdown=BACKOFF.delay_s(attempts), max_retries=None) from None
+        dead_letter.park(task.app, task_name=task.name, key=task.request.args[0], job_id=job_id)
+        return outcome.as_dict()
+    with contextlib.suppress(Exception):  # if the database is down the lease runs out instead
+        jobrunner.hand_back(ctx, exc)
+    delay = BACKOFF.delay_s(attempts - 1)
+    log.warning("job %s: transient %s, retry %d in %.1fs", job_id, type(exc.cause).__name__, attempts, delay)
+    raise task.retry(countdown=delay, max_retries=None) from None
 
 
 _FILE_TASK_OPTIONS = {
@@ -107,6 +124,16 @@ def discover(self: Task, window: str, date: str | None = None) -> dict:
         raise self.retry(exc=exc, countdown=BACKOFF.delay_s(self.request.retries)) from None
     published = dispatch_batch(result)
     return {"batch_id": result.batch_id, "files": result.total_files, "dispatched": published}
+
+
+@app.task(name="timesheet_batch.sweep", bind=True, acks_late=True, ignore_result=True)
+def sweep(self: Task) -> dict:
+    """Re-dispatch jobs whose worker or message was lost; fire lost summaries."""
+    from timesheet_batch.queues import broker_depths
+
+    report = sweeper.sweep(get_context(), publish=publish_job, queue_depths=broker_depths())
+    return {"expired": len(report.expired), "redispatched": len(report.redispatched),
+            "dead": len(report.dead), "summarized": len(report.summarized)}
 
 
 def today(timezone: str) -> dt.date:

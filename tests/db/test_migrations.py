@@ -18,7 +18,7 @@ SEED_COLUMNS = {
 def _check(url: str) -> None:
     inspector = inspect(get_engine(url))
     columns = {c["name"] for c in inspector.get_columns("batch_job_log")}
-    assert SEED_COLUMNS <= columns
+    assert columns >= SEED_COLUMNS
     assert "version" in columns
     assert "batch_job_summary" in inspector.get_view_names()
     assert "batches" in inspector.get_table_names()

@@ -11,6 +11,7 @@ from timesheet_batch.db.engine import get_engine, session_scope
 from timesheet_batch.states import JobStatus, JobType
 
 DAY = dt.date(2026, 11, 20)
+CLAIM = {"lease_s": 30.0, "max_attempts": 4}
 
 
 def _jobs(n: int, prefix: str = "a") -> list[repo.NewJob]:
@@ -42,11 +43,11 @@ def test_only_one_of_two_claims_wins(pg_url):
         seen_first = repo.get_job(first, job_id=job.job_id)
         seen_second = repo.get_job(second, job_id=job.job_id)
         assert seen_first.version == seen_second.version == 0
-        won = repo.claim_job(first, job_id=job.job_id, worker_id="w1")
+        won = repo.claim_job(first, job_id=job.job_id, worker_id="w1", **CLAIM)
         first.commit()
-        lost = repo.claim_job(second, job_id=job.job_id, worker_id="w2")
-    assert won is not None and won.status == JobStatus.PROCESSING
-    assert lost is None
+        lost = repo.claim_job(second, job_id=job.job_id, worker_id="w2", **CLAIM)
+    assert won.state == "claimed" and won.job.status == JobStatus.PROCESSING
+    assert lost.state == "busy" and lost.job is None
     with session_scope(pg_url) as session:
         row = repo.get_job(session, job_id=job.job_id)
         assert (row.worker_id, row.version) == ("w1", 1)
@@ -57,11 +58,64 @@ def test_finished_job_is_not_claimed_again(pg_url):
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
         (job,) = repo.add_jobs(session, batch=batch, jobs=_jobs(1))
     with session_scope(pg_url) as session:
-        repo.claim_job(session, job_id=job.job_id, worker_id="w1")
+        claim = repo.claim_job(session, job_id=job.job_id, worker_id="w1", **CLAIM)
     with session_scope(pg_url) as session:
-        repo.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED, records_written=5)
+        assert repo.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED, version=claim.job.version,
+                               records_written=5)
     with session_scope(pg_url) as session:
-        assert repo.claim_job(session, job_id=job.job_id, worker_id="w2") is None
+        assert repo.claim_job(session, job_id=job.job_id, worker_id="w2", **CLAIM).state == "finished"
+
+
+def _one_job(pg_url):
+    with session_scope(pg_url) as session:
+        batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
+        (job,) = repo.add_jobs(session, batch=batch, jobs=_jobs(1))
+    return job
+
+
+def test_expired_lease_lets_another_worker_take_over_and_fences_the_first(pg_url):
+    job = _one_job(pg_url)
+    with session_scope(pg_url) as session:
+        first = repo.claim_job(session, job_id=job.job_id, worker_id="w1", lease_s=0.0, max_attempts=4)
+    with session_scope(pg_url) as session:
+        second = repo.claim_job(session, job_id=job.job_id, worker_id="w2", **CLAIM)
+    assert second.state == "claimed" and second.job.attempts == 2
+    with session_scope(pg_url) as session:  # the first worker comes back: all its writes are refused
+        assert repo.record_progress(session, job_id=job.job_id, version=first.job.version, chunks_done=1,
+                                    records_read=1, records_rejected=0) is None
+        assert not repo.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED,
+                                   version=first.job.version)
+        assert repo.renew_lease(session, job_id=job.job_id, version=first.job.version, lease_s=30) is None
+    with session_scope(pg_url) as session:
+        assert repo.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED, version=second.job.version)
+        assert repo.get_job(session, job_id=job.job_id).worker_id == "w2"
+
+
+def test_a_job_out_of_attempts_is_parked_dead_at_its_next_claim(pg_url):
+    job = _one_job(pg_url)
+    for _ in range(2):  # two claims whose workers "died" (lease 0)
+        with session_scope(pg_url) as session:
+            assert repo.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0.0, max_attempts=2).job
+    with session_scope(pg_url) as session:
+        claim = repo.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0.0, max_attempts=2)
+    assert claim.state == "exhausted"
+    with session_scope(pg_url) as session:
+        row = repo.get_job(session, job_id=job.job_id)
+        assert row.status == JobStatus.DEAD and "2 attempt" in row.error_message
+
+
+def test_a_changed_file_requeues_its_finished_job(pg_url):
+    new = repo.NewJob(JobType.PROCESS_FILE, "inbound/2026-11-20/ACME/x.csv", "ACME", "high", "csv", "VENDOR",
+                      fingerprint="10-1")
+    with session_scope(pg_url) as session:
+        batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
+        (job,) = repo.add_jobs(session, batch=batch, jobs=[new])
+        repo.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="bad")
+    with session_scope(pg_url) as session:
+        assert repo.add_jobs(session, batch=batch, jobs=[new]) == []  # same content: nothing
+        changed = repo.add_jobs(session, batch=batch, jobs=[new.__class__(**{**vars(new), "fingerprint": "11-2"})])
+        assert [j.job_id for j in changed] == [job.job_id]
+        assert batch.total_files == 1
 
 
 def test_summary_is_claimed_once_and_only_when_all_jobs_are_terminal(pg_url):

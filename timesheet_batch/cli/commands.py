@@ -103,7 +103,69 @@ def cmd_vendors_check(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from timesheet_batch.db.engine import check_database
+    from timesheet_batch.services import apply_migrations
+    from timesheet_batch.settings import get_settings
+
+    settings = get_settings()  # the database alone: no storage, broker or vendor file needed
+    check_database(settings.effective_database_url, timeout_s=settings.service_timeout_s)
+    apply_migrations(settings.effective_database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from timesheet_batch.cancellation import cancel
+
     ctx = get_context()
     preflight(ctx, broker=False)
-    print("database schema is up to date")
+    result = cancel(ctx, target_id=args.id)
+    print(f"cancelled {result.cancelled} job(s)")
+    return 0
+
+
+def cmd_dead_letter_list(args: argparse.Namespace) -> int:
+    from timesheet_batch.celery_app import app
+    from timesheet_batch.dead_letter import dead_queue_depth, list_dead
+
+    ctx = get_context()
+    preflight(ctx)
+    dead = list_dead(ctx)
+    if args.json:
+        print(json.dumps({"messages": dead_queue_depth(app), "jobs": [vars(d) for d in dead]}, indent=2))
+        return 0
+    print(f"{len(dead)} DEAD job(s), {dead_queue_depth(app)} message(s) in the dead-letter queue")
+    for job in dead:
+        print(f"  {job.job_id}  {job.input_file_path}  attempts {job.attempts}")
+        for line in job.errors:
+            print(f"      {line}")
+    return 0
+
+
+def cmd_dead_letter_replay(args: argparse.Namespace) -> int:
+    from timesheet_batch.celery_app import app
+    from timesheet_batch.dead_letter import replay
+
+    ctx = get_context()
+    preflight(ctx)
+    replayed = replay(app, ctx, job_ids=None if args.all else [args.id])
+    if not args.all and not replayed:
+        raise ConfigurationError(f"no DEAD job with id {args.id!r}")
+    print(f"replayed {len(replayed)} job(s)")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from timesheet_batch.dispatch import publish_job
+    from timesheet_batch.queues import broker_depths
+    from timesheet_batch.sweeper import sweep
+
+    ctx = get_context()
+    preflight(ctx)
+    report = sweep(ctx, publish=publish_job, queue_depths=broker_depths())
+    if args.json:
+        print(json.dumps(vars(report), indent=2))
+    else:
+        print(f"expired leases {len(report.expired)}, lost messages {len(report.redispatched)}, "
+              f"dead {len(report.dead)}, summaries fired {len(report.summarized)}")
     return 0

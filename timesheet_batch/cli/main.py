@@ -70,6 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(handler=commands.cmd_vendors_check)
 
+    cancel = sub.add_parser("cancel", help="cancel a job or every unfinished job of a batch")
+    cancel.add_argument("id", help="a batch id or a job id")
+    cancel.set_defaults(handler=commands.cmd_cancel)
+
+    dead = sub.add_parser("dead-letter", help="jobs parked DEAD after their retries")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True, metavar="ACTION")
+    dead_list = dead_sub.add_parser("list", help="DEAD jobs with their error history")
+    dead_list.add_argument("--json", action="store_true")
+    dead_list.set_defaults(handler=commands.cmd_dead_letter_list)
+    replay = dead_sub.add_parser("replay", help="queue DEAD jobs again")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="a DEAD job's id")
+    which.add_argument("--all", action="store_true", help="every DEAD job")
+    replay.set_defaults(handler=commands.cmd_dead_letter_replay)
+
+    sweep = sub.add_parser("sweep", help="re-dispatch lost work and fire lost summaries now")
+    sweep.add_argument("--json", action="store_true")
+    sweep.set_defaults(handler=commands.cmd_sweep)
+
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="apply migrations (run before starting workers)")

@@ -56,7 +56,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _write_sample(ctx: FarmContext, business_date) -> None:
     from timesheet_batch.sample_data import generate_sample_files
+    from timesheet_batch.storage.layout import inbound_prefix
 
+    if next(iter(ctx.storage.list(inbound_prefix(business_date))), None) is not None:
+        # Rewriting them would change their fingerprints and process the day again.
+        print(f"sample: inbound files for {business_date} are already there", file=sys.stderr)
+        return
     files = generate_sample_files(
         ctx.storage, ctx.catalog, business_date=business_date, files=SAMPLE_FILES,
         records=SAMPLE_RECORDS, bad_ratio=SAMPLE_BAD_RATIO, seed=7,
@@ -88,6 +93,7 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
     bar = ProgressBar(sys.stderr)
     deadline = time.monotonic() + timeout_s
     all_done_since = None
+    next_sweep = time.monotonic() + ctx.settings.sweep_interval_s
     while True:
         with session_scope(ctx.database_url) as session:
             batch = repo.get_batch(session, batch_id=batch_id)
@@ -101,6 +107,11 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
             all_done_since = all_done_since or time.monotonic()
             if time.monotonic() - all_done_since > LOST_SUMMARY_GRACE_S:
                 summaries.summarize_batch(ctx, batch_id=batch_id)
+        else:
+            all_done_since = None
+        if time.monotonic() > next_sweep:  # no beat may be running: recover lost work here too
+            _sweep(ctx)
+            next_sweep = time.monotonic() + ctx.settings.sweep_interval_s
         if workers is not None and not workers.alive():
             bar.finish()
             raise RunFailed(f"the local workers stopped; see {workers.log_path}")
@@ -108,6 +119,14 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
             bar.finish()
             raise RunFailed(f"batch {batch_id} did not finish within {timeout_s:.0f}s")
         time.sleep(0.2)
+
+
+def _sweep(ctx: FarmContext) -> None:
+    from timesheet_batch.dispatch import publish_job
+    from timesheet_batch.queues import broker_depths
+    from timesheet_batch.sweeper import sweep
+
+    sweep(ctx, publish=publish_job, queue_depths=broker_depths())
 
 
 def _print_summary(batch, jobs) -> None:

@@ -76,6 +76,7 @@ class BatchJob(Base):
         Index("idx_batch_job_log_submitted", "submitted_at"),
         Index("idx_batch_job_log_report_type", "report_type"),
         Index("idx_batch_job_log_batch", "batch_id", "status"),
+        Index("idx_batch_job_log_lease", "status", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -110,4 +111,24 @@ class BatchJob(Base):
     chunks_done: Mapped[int] = mapped_column(Integer, default=0)
     rejects_file_path: Mapped[str | None] = mapped_column(String(500))
     # Optimistic claim: an UPDATE ... WHERE version = :seen wins for exactly one worker.
+    # The version a worker claimed is its fencing token: every later write checks it.
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # While PROCESSING the owner renews this lease; an expired lease means the owner died.
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Claims so far, crashed ones included: bounds a poison file that kills its worker.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    content_fingerprint: Mapped[str | None] = mapped_column(String(100))
+    # When a message for this job was last published (the sweeper finds lost ones).
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class JobError(Base):
+    """One failed attempt of a job: the error history kept for DEAD jobs."""
+
+    __tablename__ = "job_errors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(50), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    error_message: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utc_now)

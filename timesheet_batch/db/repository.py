@@ -16,13 +16,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from timesheet_batch.db.models import Batch, BatchJob
-from timesheet_batch.states import (
-    CLAIMABLE_JOB_STATES,
-    TERMINAL_JOB_STATES,
-    BatchStatus,
-    JobStatus,
-)
+from timesheet_batch.db.models import Batch, BatchJob, JobError
+from timesheet_batch.states import TERMINAL_JOB_STATES, BatchStatus, JobStatus
 
 
 def utc_now() -> dt.datetime:
@@ -41,6 +36,7 @@ class NewJob:
     data_format: str | None
     role: str | None
     failed_reason: str | None = None  # set when discovery already knows the file is bad
+    fingerprint: str | None = None  # the stored object's size/etag: a changed file reruns
 
 
 @dataclass(frozen=True)
@@ -83,32 +79,59 @@ def _find_batch(session: Session, *, window: str, business_date: dt.date) -> Bat
 
 
 def add_jobs(session: Session, *, batch: Batch, jobs: Iterable[NewJob]) -> list[QueuedJob]:
-    """Insert the jobs the batch does not have yet; return the new QUEUED ones.
+    """Insert the jobs the batch does not have yet; return the ones to dispatch now.
 
     Idempotent by (batch, input key): a second discovery of the same files adds nothing.
+    A finished job whose file changed since (another fingerprint) is queued again, so the
+    new content replaces the old output instead of being ignored.
     """
-    known = set(
-        session.scalars(select(BatchJob.input_file_path).where(BatchJob.batch_id == batch.id))
-    )
+    known = {
+        row.input_file_path: row
+        for row in session.scalars(select(BatchJob).where(BatchJob.batch_id == batch.id))
+    }
     now = utc_now()
     queued: list[QueuedJob] = []
-    added = 0
+    added = requeued = 0
     for job in jobs:
-        if job.input_key in known:
+        row = known.get(job.input_key)
+        if row is None:
+            row = _job_row(batch, job, now)
+            session.add(row)
+            known[job.input_key] = row
+            added += 1
+        elif not _changed_and_finished(row, job) or not _requeue(session, row, job, now):
             continue
-        known.add(job.input_key)
-        row = _job_row(batch, job, now)
-        session.add(row)
-        added += 1
+        else:
+            requeued += 1
         if row.status == JobStatus.QUEUED:
             queued.append(QueuedJob(row.job_id, job.input_key, job.priority, job.job_type))
-    if added:
+    if added or requeued:
         batch.total_files += added
         batch.status = BatchStatus.RUNNING
         batch.summarized_at = None
         batch.finished_at = None
     session.flush()
     return queued
+
+
+def _changed_and_finished(row: BatchJob, job: NewJob) -> bool:
+    return (
+        job.fingerprint is not None
+        and row.content_fingerprint is not None
+        and job.fingerprint != row.content_fingerprint
+        and row.status in TERMINAL_JOB_STATES
+    )
+
+
+def _requeue(session: Session, row: BatchJob, job: NewJob, now: dt.datetime) -> bool:
+    requeued = _fenced_update(
+        session, row, status=JobStatus.QUEUED, version=row.version + 1, attempts=0, retry_count=0,
+        content_fingerprint=job.fingerprint, error_message=None, completed_at=None, dispatched_at=now,
+        submitted_at=now,
+    )
+    if requeued:
+        session.refresh(row)
+    return requeued
 
 
 def _job_row(batch: Batch | None, job: NewJob, now: dt.datetime) -> BatchJob:
@@ -130,6 +153,9 @@ def _job_row(batch: Batch | None, job: NewJob, now: dt.datetime) -> BatchJob:
         priority=job.priority,
         business_date=batch.business_date if batch else None,
         version=0,
+        attempts=0,
+        content_fingerprint=job.fingerprint,
+        dispatched_at=None if failed else now,
     )
 
 
@@ -147,48 +173,107 @@ def get_job(session: Session, *, job_id: str) -> BatchJob | None:
     return session.scalars(select(BatchJob).where(BatchJob.job_id == job_id)).first()
 
 
-def claim_job(session: Session, *, job_id: str, worker_id: str) -> BatchJob | None:
-    """Move a QUEUED/RETRYING job to PROCESSING for this worker, or return None."""
+@dataclass(frozen=True)
+class Claim:
+    """What a claim attempt found: ``job`` is set only when this worker now owns the job.
+
+    ``state`` is one of: ``claimed``; ``busy`` (another worker holds a live lease; try again
+    in ``retry_in_s``); ``finished`` (terminal: nothing to do); ``exhausted`` (the job ran out
+    of attempts and is now DEAD); ``missing``.
+    """
+
+    state: str
+    job: BatchJob | None = None
+    retry_in_s: float = 0.0
+    status: str | None = None
+
+
+def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, max_attempts: int) -> Claim:
+    """Take a QUEUED/RETRYING job, or a PROCESSING one whose owner's lease expired.
+
+    The UPDATE is conditional on the version read, so of two workers holding the same
+    message only one wins. A job already claimed ``max_attempts`` times (each claim whose
+    worker died counts) is parked DEAD instead of being run again: a poison file ends.
+    """
     job = get_job(session, job_id=job_id)
-    if job is None or job.status not in CLAIMABLE_JOB_STATES:
-        return None
+    if job is None:
+        return Claim("missing")
+    now = utc_now()
+    if job.status in TERMINAL_JOB_STATES:
+        return Claim("finished", status=job.status)
+    if job.status == JobStatus.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
+        return Claim("busy", retry_in_s=(job.lease_expires_at - now).total_seconds() + 1, status=job.status)
+    if job.attempts >= max_attempts:
+        reason = f"gave up after {job.attempts} attempt(s); last error: {job.error_message or 'worker lost'}"
+        if _fenced_update(session, job, status=JobStatus.DEAD, error_message=reason[:2000], completed_at=now,
+                          lease_expires_at=None):
+            return Claim("exhausted", status=JobStatus.DEAD)
+        return Claim("busy", retry_in_s=1.0, status=job.status)
+    claimed = _fenced_update(
+        session,
+        job,
+        status=JobStatus.PROCESSING,
+        version=job.version + 1,
+        attempts=job.attempts + 1,
+        worker_id=worker_id[:100],
+        started_at=now,
+        lease_expires_at=now + dt.timedelta(seconds=lease_s),
+        chunks_done=0,
+        records_read=0,
+        records_rejected=0,
+    )
+    if not claimed:
+        return Claim("busy", retry_in_s=1.0, status=job.status)
+    session.refresh(job)
+    return Claim("claimed", job=job, status=job.status)
+
+
+def _fenced_update(session: Session, job: BatchJob, **values) -> bool:
+    """UPDATE the job only if nobody changed it since it was read (same version and status)."""
+    result = session.execute(
+        update(BatchJob)
+        .where(BatchJob.id == job.id, BatchJob.version == job.version, BatchJob.status == job.status)
+        .values(updated_at=utc_now(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def renew_lease(session: Session, *, job_id: str, version: int, lease_s: float) -> str | None:
+    """Extend the owner's lease; returns the job's status, or None if this worker lost it."""
     now = utc_now()
     result = session.execute(
         update(BatchJob)
-        .where(BatchJob.id == job.id, BatchJob.version == job.version)
-        .values(
-            status=JobStatus.PROCESSING,
-            version=job.version + 1,
-            worker_id=worker_id[:100],
-            started_at=now,
-            updated_at=now,
-            chunks_done=0,
-            records_read=0,
-            records_rejected=0,
-        )
+        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == JobStatus.PROCESSING)
+        .values(lease_expires_at=now + dt.timedelta(seconds=lease_s))
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        return None
-    session.refresh(job)
-    return job
+    if result.rowcount == 1:
+        return JobStatus.PROCESSING
+    return session.scalar(select(BatchJob.status).where(BatchJob.job_id == job_id, BatchJob.version == version))
 
 
 def record_progress(
-    session: Session, *, job_id: str, chunks_done: int, records_read: int, records_rejected: int
-) -> str:
-    """Store one chunk's progress; return the job's status (CANCELLED means stop)."""
-    session.execute(
+    session: Session, *, job_id: str, version: int, chunks_done: int, records_read: int, records_rejected: int
+) -> str | None:
+    """Store one chunk's progress; return the job's status, None if this worker lost the job.
+
+    Anything but PROCESSING (CANCELLED, or the job taken over) tells the runner to stop.
+    """
+    result = session.execute(
         update(BatchJob)
-        .where(BatchJob.job_id == job_id)
+        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == JobStatus.PROCESSING)
         .values(
             chunks_done=chunks_done,
             records_read=records_read,
             records_rejected=records_rejected,
             updated_at=utc_now(),
         )
+        .execution_options(synchronize_session=False)
     )
-    return session.scalar(select(BatchJob.status).where(BatchJob.job_id == job_id)) or ""
+    if result.rowcount == 1:
+        return JobStatus.PROCESSING
+    return session.scalar(select(BatchJob.status).where(BatchJob.job_id == job_id, BatchJob.version == version))
 
 
 def finish_job(
@@ -196,44 +281,66 @@ def finish_job(
     *,
     job_id: str,
     status: JobStatus,
+    version: int | None = None,
     error_message: str | None = None,
     records_read: int | None = None,
     records_written: int | None = None,
     records_rejected: int | None = None,
     output_key: str | None = None,
     rejects_key: str | None = None,
-) -> None:
-    """Put a job in a terminal state with its counts; the message never holds record data."""
+) -> bool:
+    """Put a job in a terminal state with its counts; False if it was not ours to finish.
+
+    With ``version`` the write is fenced: only the worker holding that claim, while the job
+    is still PROCESSING, may finish it (a cancelled or taken-over job is left alone). The
+    message never holds record data.
+    """
     job = get_job(session, job_id=job_id)
-    if job is None:
-        return
+    if job is None or job.status in TERMINAL_JOB_STATES:
+        return False
+    if version is not None and (job.version != version or job.status != JobStatus.PROCESSING):
+        return False
     now = utc_now()
-    job.status = status
-    job.error_message = error_message[:2000] if error_message else None
-    job.completed_at = now
-    job.updated_at = now
+    values: dict = {
+        "status": status,
+        "error_message": error_message[:2000] if error_message else None,
+        "completed_at": now,
+        "lease_expires_at": None,
+        "output_file_path": output_key,
+        "rejects_file_path": rejects_key,
+    }
     if job.started_at is not None:
-        job.processing_time_ms = int((now - job.started_at).total_seconds() * 1000)
-    if records_read is not None:
-        job.records_read = records_read
-    if records_written is not None:
-        job.records_processed = records_written
-    if records_rejected is not None:
-        job.records_rejected = records_rejected
-    job.output_file_path = output_key
-    job.rejects_file_path = rejects_key
+        values["processing_time_ms"] = int((now - job.started_at).total_seconds() * 1000)
+    for column, value in (("records_read", records_read), ("records_processed", records_written),
+                          ("records_rejected", records_rejected)):
+        if value is not None:
+            values[column] = value
+    if error_message and status in (JobStatus.FAILED, JobStatus.DEAD):
+        add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
+    return _fenced_update(session, job, **values)
 
 
-def release_for_retry(session: Session, *, job_id: str, error_message: str) -> int:
-    """Hand a job back (RETRYING) after a transient error; return its new retry count."""
+def release_for_retry(session: Session, *, job_id: str, version: int, error_message: str) -> int | None:
+    """Hand a job back (RETRYING) after a transient error; its attempts so far, or None if not ours."""
     job = get_job(session, job_id=job_id)
-    if job is None:
-        return 0
-    job.status = JobStatus.RETRYING
-    job.retry_count = (job.retry_count or 0) + 1
-    job.error_message = error_message[:2000]
-    job.updated_at = utc_now()
-    return job.retry_count
+    if job is None or job.version != version or job.status != JobStatus.PROCESSING:
+        return None
+    add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
+    now = utc_now()
+    if not _fenced_update(session, job, status=JobStatus.RETRYING, retry_count=(job.retry_count or 0) + 1,
+                          error_message=error_message[:2000], lease_expires_at=None, dispatched_at=now):
+        return None
+    return job.attempts
+
+
+def add_error(session: Session, *, job_id: str, attempt: int, error_message: str) -> None:
+    """Append to a job's error history (kept for DEAD jobs and ``dead-letter list``)."""
+    session.add(JobError(job_id=job_id, attempt=attempt, error_message=error_message[:2000], occurred_at=utc_now()))
+
+
+def job_errors(session: Session, *, job_id: str) -> Sequence[JobError]:
+    stmt = select(JobError).where(JobError.job_id == job_id).order_by(JobError.id)
+    return session.scalars(stmt).all()
 
 
 def job_counts(session: Session, *, batch_id: str) -> dict[str, int]:

@@ -20,7 +20,8 @@ READERS: dict[str, Reader] = {"csv": CsvReader()}
 
 #: Format name -> writer.
 WRITERS: dict[str, Writer] = {
-    writer.name: writer for writer in (CsvWriter(), JsonWriter(), NdjsonWriter(), XmlWriter(), FixedWidthWriter())
+    writer.name: writer
+    for writer in (CsvWriter(), JsonWriter(), NdjsonWriter(), XmlWriter(), FixedWidthWriter())
 }
 
 
@@ -29,7 +30,9 @@ def get_reader(fmt: str) -> Reader:
     try:
         return READERS[fmt]
     except KeyError:
-        raise UnreadableFileError(f"no reader for format {fmt!r} (readable: {sorted(READERS)})") from None
+        raise UnreadableFileError(
+            f"no reader for format {fmt!r} (readable: {sorted(READERS)})"
+        ) from None
 
 
 def get_writer(fmt: str) -> Writer:
@@ -37,7 +40,9 @@ def get_writer(fmt: str) -> Writer:
     try:
         return WRITERS[fmt]
     except KeyError:
-        raise ConfigurationError(f"no writer for format {fmt!r} (known: {sorted(WRITERS)})") from None
+        raise ConfigurationError(
+            f"no writer for format {fmt!r} (known: {sorted(WRITERS)})"
+        ) from None
 
 
 __all__ = [

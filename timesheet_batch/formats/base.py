@@ -32,7 +32,9 @@ class Reader(Protocol):
 
     name: str
 
-    def read_chunks(self, stream: BinaryIO, options: FormatOptions, chunk_size: int) -> Iterator[pa.Table]:
+    def read_chunks(
+        self, stream: BinaryIO, options: FormatOptions, chunk_size: int
+    ) -> Iterator[pa.Table]:
         """Yield tables of at most ``chunk_size`` rows (string columns + ``__record_number``)."""
         ...
 
@@ -131,6 +133,9 @@ def select_string_columns(table: pa.Table, columns: list[str]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=columns)
 
 
-def strip_control_chars(column: pa.ChunkedArray | pa.Array, replacement: str = " ") -> pa.Array:
-    """Replace control characters that a line- or XML-based format cannot carry."""
-    return pc.replace_substring_regex(column, _CONTROL_CHARS, replacement)
+def strip_control_chars(
+    column: pa.ChunkedArray | pa.Array, *, line_breaks: bool = False
+) -> pa.Array:
+    """Replace by a space the control characters XML cannot carry (and line breaks if asked)."""
+    pattern = r"[\x00-\x1f\x7f]" if line_breaks else _CONTROL_CHARS
+    return pc.replace_substring_regex(column, pattern, " ")

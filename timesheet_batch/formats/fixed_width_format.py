@@ -29,7 +29,7 @@ def format_fixed_width(table: pa.Table, options: FormatOptions) -> pa.Array:
             column = pc.fill_null(table.column(spec.name), "")
         else:
             column = pa.array([""] * table.num_rows, pa.string())
-        column = strip_control_chars(column)
+        column = strip_control_chars(column, line_breaks=True)
         column = pc.utf8_slice_codeunits(column, 0, spec.width)
         pieces.append(pc.utf8_rpad(column, width=spec.width, padding=" "))
         position = spec.start + spec.width

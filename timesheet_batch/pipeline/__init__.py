@@ -4,7 +4,18 @@
 ``export_processed_file`` turns processed Parquet into the vendor's masked outbound file.
 """
 
-from timesheet_batch.pipeline.inbound import ChunkProgress, FileOutcome, process_inbound_file
+from timesheet_batch.pipeline.inbound import (
+    DEFAULT_CHUNK_SIZE,
+    ChunkProgress,
+    FileOutcome,
+    process_inbound_file,
+)
 from timesheet_batch.pipeline.outbound import export_processed_file
 
-__all__ = ["ChunkProgress", "FileOutcome", "export_processed_file", "process_inbound_file"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "ChunkProgress",
+    "FileOutcome",
+    "export_processed_file",
+    "process_inbound_file",
+]

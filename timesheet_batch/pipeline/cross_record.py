@@ -3,24 +3,25 @@
 Design (bounded memory for any file size):
 
 1. The inbound pass appends every record that passed the per-record rules to a
-   :class:`~timesheet_batch.pipeline.spool.ValidSpool`: in memory up to a million records,
-   beyond that in a local temporary Parquet file (one row group per chunk).
-2. :func:`find_cross_record_rejects` then takes only the six key columns
-   (provider_id, recipient_id, work_date, service_code, hours, record_number; about 50 bytes
-   a record). Up to :data:`PARTITION_ROWS` valid records are grouped in one go. Larger files
-   are first split by a hash of ``provider_id`` into spill Parquet files of about that many
-   rows each; both rules group on keys that start with ``provider_id``, so every group lies in
-   exactly one partition and partitions are decided independently. Peak memory is one
-   partition of key columns plus a few int64 arrays, whatever the file size.
+   :class:`~timesheet_batch.pipeline.spool.ValidSpool`: in memory up to ``MEMORY_ROWS``
+   records, beyond that in a local temporary Parquet file (one row group per chunk).
+2. :func:`find_cross_record_rejects` then takes only the six key columns (provider_id,
+   recipient_id, work_date, service_code, hours, record_number; about 50 bytes a record).
+   A spool still in memory is grouped in one go, and so is a spilled one of up to
+   :data:`PARTITION_ROWS` records. Larger spilled files are first split by a hash of
+   ``provider_id`` into spill Parquet files of about that many rows each. Both rules group
+   on keys that start with ``provider_id``, so every group lies in exactly one partition and
+   partitions are decided independently: peak memory is one partition of key columns plus a
+   few int64 arrays, whatever the file size.
 3. Each partition is grouped with stable numpy sorts of packed integer codes (see
-   :func:`_group_rules`): a (provider_id, recipient_id, work_date, service_code) group of more
-   than one record keeps its first record and rejects the others as ``duplicate``; then,
-   *without* the duplicates, a (provider_id,
-   work_date) group whose hours sum to more than 24 has all its records rejected as
-   ``daily_hours_exceeded``. Duplicates go first so that a repeated record does not also make
-   the original exceed the daily limit. Grouping is exact (keys are compared, not hashes).
-4. The caller filters the rejected record numbers (returned sorted) out of the spool's chunks
-   while it writes the one processed Parquet file.
+   :func:`_group_rules`). A (provider_id, recipient_id, work_date, service_code) group of
+   more than one record keeps its first record and rejects the others as ``duplicate``.
+   Then, *without* the duplicates, a (provider_id, work_date) group whose hours sum to more
+   than 24 has all its records rejected as ``daily_hours_exceeded``. Duplicates go first so
+   that a repeated record does not also push the original over the daily limit. Grouping is
+   exact: keys are compared, not hashed (the hash only picks a partition).
+4. The caller filters the rejected record numbers (returned sorted) out of the spool's
+   chunks while it writes the one processed Parquet file.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ from timesheet_batch.pipeline.records import (
 )
 from timesheet_batch.pipeline.spool import ValidSpool
 
-#: Valid records grouped in memory at once; larger files are hash-partitioned on disk.
-PARTITION_ROWS = 1_000_000
+#: Valid records grouped at once in a spilled file; larger ones are hash-partitioned on disk.
+PARTITION_ROWS = 500_000
 KEY_COLUMNS = ["provider_id", "recipient_id", "work_date", "service_code", "hours", "record_number"]
 
 
@@ -66,7 +67,7 @@ def _partitions(spool: ValidSpool, spill_dir: Path) -> Iterator[pa.Table]:
     if spool.num_rows == 0:
         return
     count = math.ceil(spool.num_rows / PARTITION_ROWS)
-    if count == 1:
+    if count == 1 or spool.in_memory:  # in memory already: grouping adds little on top
         yield pa.concat_tables(spool.chunks(KEY_COLUMNS))
         return
     paths = [spill_dir / f"partition-{i:04d}.parquet" for i in range(count)]
@@ -124,6 +125,8 @@ def _group_rules(keys: pa.Table) -> tuple[np.ndarray, pa.Table]:
     inside a group. Duplicates can only occur inside provider-days of two or more records, so
     only those rows pay for encoding recipient and service code.
     """
+    if keys.num_rows == 0:
+        return np.empty(0, np.int64), empty_rejects()
     day_key = _pack([_dense(keys.column("provider_id")), _dense(keys.column("work_date"))])
     order = np.argsort(day_key, kind="stable")
     day_starts = _run_starts(day_key[order])
@@ -191,7 +194,9 @@ def _daily_rejects(numbers: np.ndarray, cents: np.ndarray, sums: np.ndarray) -> 
     message = pc.binary_join_element_wise(
         "hours of this provider on this work_date sum to ", _as_money(sums), ", over 24", ""
     )
-    return make_rejects(pa.array(numbers), "hours", "daily_hours_exceeded", message, _as_money(cents))
+    return make_rejects(
+        pa.array(numbers), "hours", "daily_hours_exceeded", message, _as_money(cents)
+    )
 
 
 def drop_records(table: pa.Table, rejected: np.ndarray) -> pa.Table:

@@ -20,6 +20,7 @@ import datetime as dt
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,9 @@ from timesheet_batch.storage.base import Storage
 from timesheet_batch.vendors.profile import FormatOptions, VendorProfile
 
 _REJECTS_OPTIONS = FormatOptions(format="csv")
+#: Records per chunk. Measured on 1M ACME records (2 cores): 100k was fastest (50k ~10-20%
+#: slower, 200k no faster) and peak RSS stays under 500 MB.
+DEFAULT_CHUNK_SIZE = 100_000
 #: The published file: snappy, dictionary pages only where values repeat a lot.
 PROCESSED_PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": ["service_code"]}
 
@@ -74,6 +78,7 @@ class _RunState:
 
     @property
     def records_rejected(self) -> int:
+        """Records rejected so far, by any rule."""
         return sum(self.by_rule.values())
 
     def record(self, read: int, rejects: pa.Table, rej: WriterSession) -> None:
@@ -110,25 +115,34 @@ def process_inbound_file(
     try:
         with tempfile.TemporaryDirectory(prefix="timesheet-inbound-") as tmp:
             work = Path(tmp)
-            state = _RunState()
-            spool = ValidSpool(work / "valid.parquet")
-            try:
-                with CsvWriter().open(work / "rejects.csv", _REJECTS_OPTIONS, REJECT_COLUMNS) as rej:
-                    source = _read_validated(storage, vendor, key, business_date, chunk_size)
-                    for index, (valid, rejects, read) in enumerate(source):
-                        spool.append(valid)
-                        state.record(read, rejects, rej)
-                        if on_chunk is not None:
-                            on_chunk(ChunkProgress(index, state.records_read, state.records_rejected))
-                    spool.finish()
-                    final = _write_processed(spool, work, state, rej)
-            finally:
-                spool.close()
-            return _publish(storage, vendor, state, final, work / "rejects.csv", processed_key, rejects_key)
+            state, final = _process(storage, vendor, key, business_date, chunk_size, on_chunk, work)
+            return _publish(
+                storage, vendor, state, final, work / "rejects.csv", processed_key, rejects_key
+            )
     except BadFileError as exc:
         if exc.key is None:
             exc.key = key
         raise
+
+
+def _process(storage, vendor, key, business_date, chunk_size, on_chunk, work):
+    """Read, validate, spool and cross-check the file inside ``work``; (totals, Parquet path)."""
+    state = _RunState()
+    spool = ValidSpool(work / "valid.parquet")
+    try:
+        with (
+            CsvWriter().open(work / "rejects.csv", _REJECTS_OPTIONS, REJECT_COLUMNS) as rej,
+            closing(_read_validated(storage, vendor, key, business_date, chunk_size)) as chunks,
+        ):
+            for index, (valid, rejects, read) in enumerate(chunks):
+                spool.append(valid)
+                state.record(read, rejects, rej)
+                if on_chunk is not None:
+                    on_chunk(ChunkProgress(index, state.records_read, state.records_rejected))
+            spool.finish()
+            return state, _write_processed(spool, work, state, rej)
+    finally:
+        spool.close()
 
 
 def _read_validated(

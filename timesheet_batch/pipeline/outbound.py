@@ -75,7 +75,9 @@ def export_processed_file(
     If ``on_chunk`` raises (e.g. JobCancelledError) nothing is published and it propagates.
     """
     writer = get_writer(vendor.output.format)
-    out_key = layout.outbound_key(business_date, vendor.id, outbound_file_name(processed_key, vendor))
+    out_key = layout.outbound_key(
+        business_date, vendor.id, outbound_file_name(processed_key, vendor)
+    )
     with tempfile.TemporaryDirectory(prefix="timesheet-outbound-") as tmp:
         local = Path(tmp) / "processed.parquet"
         with storage.open_read(processed_key) as source, open(local, "wb") as target:

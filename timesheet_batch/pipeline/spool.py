@@ -42,7 +42,9 @@ class ValidSpool:
             self._tables.append(table)
             return
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.spill_path, CANONICAL_SCHEMA, compression="none", use_dictionary=False)
+            self._writer = pq.ParquetWriter(
+                self.spill_path, CANONICAL_SCHEMA, compression="none", use_dictionary=False
+            )
             for held in self._tables:
                 self._writer.write_table(held)
             self._tables = []

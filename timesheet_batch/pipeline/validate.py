@@ -80,19 +80,24 @@ class _ChunkCheck:
             return
         index = pa.array(np.flatnonzero(newly))
         values = mask_reject_values(field, pc.take(self.values[field], index))
-        self.rejects.append(make_rejects(pc.take(self.numbers, index), field, rule, message, values))
+        self.rejects.append(
+            make_rejects(pc.take(self.numbers, index), field, rule, message, values)
+        )
         self.rejected |= newly
 
     def present(self, field: str) -> np.ndarray:
+        """Where ``field`` has a (non-empty) value."""
         return _np(pc.is_valid(self.values[field]))
 
     def require(self, field: str) -> None:
+        """Reject records without a value for ``field``."""
         self.fail(field, "required", f"{field} is required", ~self.present(field))
 
-    def match(self, field: str, pattern: str, rule: str, message: str) -> None:
-        """Reject present values that do not match ``pattern``."""
+    def match(self, field: str, pattern: str, rule: str, message: str) -> pa.Array:
+        """Reject present values that do not match ``pattern``; the match array (null: absent)."""
         matches = pc.match_substring_regex(self.values[field], pattern)
         self.fail(field, rule, message, _np(pc.invert(matches)))
+        return matches
 
 
 def _mapped_columns(raw: pa.Table, vendor: VendorProfile) -> dict[str, pa.Array]:
@@ -100,7 +105,9 @@ def _mapped_columns(raw: pa.Table, vendor: VendorProfile) -> dict[str, pa.Array]
     missing = [
         vendor.fields[f]
         for f in CANONICAL_INPUT_FIELDS
-        if f in vendor.fields and f not in OPTIONAL_CANONICAL_FIELDS and vendor.fields[f] not in raw.column_names
+        if f in vendor.fields
+        and f not in OPTIONAL_CANONICAL_FIELDS
+        and vendor.fields[f] not in raw.column_names
     ]
     if missing:
         raise UnreadableFileError(f"the file has no column(s) {missing} for vendor {vendor.id}")
@@ -121,7 +128,9 @@ def _check_identity(check: _ChunkCheck) -> None:
     provider = check.values["provider_id"]
     # Same as ^[A-Za-z0-9]{1,20}$, several times faster than the regex kernel.
     ok = pc.and_(pc.ascii_is_alnum(provider), pc.less_equal(pc.binary_length(provider), 20))
-    check.fail("provider_id", "pattern", "provider_id must be 1-20 letters or digits", _np(pc.invert(ok)))
+    check.fail(
+        "provider_id", "pattern", "provider_id must be 1-20 letters or digits", _np(pc.invert(ok))
+    )
     check.require("provider_name")
     too_long = _np(pc.greater(pc.utf8_length(check.values["provider_name"]), 100))
     check.fail("provider_name", "max_length", "provider_name is longer than 100", too_long)
@@ -129,17 +138,17 @@ def _check_identity(check: _ChunkCheck) -> None:
         "provider_ssn",
         r"^(\d{3}-\d{2}-\d{4}|\d{9})$",
         "pattern",
-        "provider_ssn must be 9 digits (123-45-6789 or 123456789)",
+        "provider_ssn must be 9 digits, as ddd-dd-dddd or ddddddddd",
     )
     check.require("recipient_id")
 
 
 def _check_county(check: _ChunkCheck) -> pa.Array:
     check.require("county_code")
-    check.match("county_code", r"^\d{1,9}$", "integer", "county_code must be an integer")
+    ok = check.match("county_code", r"^\d{1,9}$", "integer", "county_code must be an integer")
     column = check.values["county_code"]
     numbers = pc.cast(
-        pc.if_else(pc.match_substring_regex(column, r"^\d{1,9}$"), column, _NULL_STRING),
+        pc.if_else(ok, column, _NULL_STRING),
         pa.int32(),
     )
     outside = pc.or_(pc.less(numbers, 1), pc.greater(numbers, 58))
@@ -175,7 +184,9 @@ def _rolled_over(text: pa.Array, parsed: pa.Array, date_format: str) -> np.ndarr
     written, days = pc.take(text, index), pc.day(pc.take(parsed, index))
     pattern = day_pattern(date_format)
     if pattern is not None:
-        written_day = pc.cast(pc.struct_field(pc.extract_regex(written, pattern), "day"), pa.int64())
+        written_day = pc.cast(
+            pc.struct_field(pc.extract_regex(written, pattern), "day"), pa.int64()
+        )
         same = pc.equal(written_day, days)
     else:
         back = pc.strftime(pc.take(parsed, index), format=date_format)
@@ -191,7 +202,9 @@ def _check_work_date(check: _ChunkCheck, date_format: str, business_date: dt.dat
     check.require("work_date")
     text = check.values["work_date"]
     parsed = pc.strptime(text, format=date_format, unit="s", error_is_null=True)
-    bad = (check.present("work_date") & ~_np(pc.is_valid(parsed))) | _rolled_over(text, parsed, date_format)
+    bad = (check.present("work_date") & ~_np(pc.is_valid(parsed))) | _rolled_over(
+        text, parsed, date_format
+    )
     check.fail("work_date", "date_format", f"work_date is not a date in {date_format}", bad)
     days = pc.cast(parsed, pa.date32())
     earliest = business_date - dt.timedelta(days=WORK_DATE_WINDOW_DAYS)
@@ -212,10 +225,11 @@ def _check_decimal(check: _ChunkCheck, field: str, low: Decimal, high: Decimal) 
     Exact decimals are built later for the kept rows only.
     """
     check.require(field)
-    check.match(field, _DECIMAL_RE, "decimal", f"{field} must be a decimal with two places max")
+    message = f"{field} must be a decimal with two places max"
+    ok = check.match(field, _DECIMAL_RE, "decimal", message)
     column = check.values[field]
     numbers = pc.cast(
-        pc.if_else(pc.match_substring_regex(column, _DECIMAL_RE), column, _NULL_STRING),
+        pc.if_else(ok, column, _NULL_STRING),
         pa.float64(),
     )
     too_low = pc.less_equal if field == "hours" else pc.less
@@ -231,7 +245,9 @@ def _check_service(check: _ChunkCheck) -> None:
     check.fail("service_code", "enum", message, _np(unknown))
 
 
-def validate_chunk(raw: pa.Table, vendor: VendorProfile, business_date: dt.date) -> tuple[pa.Table, pa.Table]:
+def validate_chunk(
+    raw: pa.Table, vendor: VendorProfile, business_date: dt.date
+) -> tuple[pa.Table, pa.Table]:
     """(valid canonical records, rejects) for one chunk read by a reader."""
     if raw.num_rows == 0:
         return CANONICAL_SCHEMA.empty_table(), empty_rejects()
@@ -278,4 +294,6 @@ def _canonical(check: _ChunkCheck, county: pa.Array, days: pa.Array) -> pa.Table
         "pay_rate": rate,
         "amount": amount.cast(AMOUNT_TYPE),
     }
-    return pa.table({name: columns[name] for name in CANONICAL_SCHEMA.names}, schema=CANONICAL_SCHEMA)
+    return pa.table(
+        {name: columns[name] for name in CANONICAL_SCHEMA.names}, schema=CANONICAL_SCHEMA
+    )

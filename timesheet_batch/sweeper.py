@@ -1,0 +1,133 @@
+"""The sweeper: finds work the broker lost and batches whose summary never fired.
+
+Runs periodically (beat, every ``TIMESHEET_SWEEP_INTERVAL_S``) and inside ``run``'s wait
+loop. Every change is a compare-and-set on the job row, so two sweepers running at once
+dispatch each job at most once between them; a duplicate message would be harmless anyway
+(the claim is fenced), only wasteful.
+
+1. PROCESSING jobs whose lease expired: the worker died. They go back to RETRYING and are
+   dispatched again (or DEAD when their attempts are spent).
+2. QUEUED / RETRYING jobs dispatched long ago while their priority's queue is empty: the
+   message was lost (e.g. Redis restarted without persistence). They are dispatched again.
+3. Batches whose jobs are all terminal but that have no summary: the chord was lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+
+from timesheet_batch import summary
+from timesheet_batch.context import FarmContext
+from timesheet_batch.db import repository as repo
+from timesheet_batch.db.engine import session_scope
+from timesheet_batch.db.models import Batch, BatchJob
+from timesheet_batch.retry_policy import Backoff
+from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
+
+log = logging.getLogger(__name__)
+
+#: A QUEUED job whose message is not seen for this long (queue empty) is taken as lost.
+LOST_AFTER_S = 60.0
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did (job and batch ids)."""
+
+    expired: list[str] = field(default_factory=list)
+    redispatched: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    summarized: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.expired or self.redispatched or self.dead or self.summarized)
+
+
+def sweep(
+    ctx: FarmContext,
+    *,
+    publish: Callable[[repo.QueuedJob], None],
+    queue_depths: Mapping[str, int] | None,
+    now: dt.datetime | None = None,
+    lost_after_s: float = LOST_AFTER_S,
+) -> SweepReport:
+    """One sweep. ``publish`` sends one job's message; ``queue_depths`` maps priority → messages."""
+    now = now or repo.utc_now()
+    report = SweepReport()
+    to_publish: list[repo.QueuedJob] = []
+    with session_scope(ctx.database_url) as session:
+        _expired_leases(session, ctx, now, report, to_publish)
+        _lost_messages(session, now, lost_after_s, queue_depths or {}, report, to_publish)
+    for job in to_publish:
+        publish(job)
+    for batch_id in _unsummarized_batches(ctx):
+        if summary.summarize_batch(ctx, batch_id=batch_id) is not None:
+            report.summarized.append(batch_id)
+    if report:
+        log.warning("sweep: %d expired lease(s), %d lost message(s), %d dead, %d summary(ies)",
+                    len(report.expired), len(report.redispatched), len(report.dead), len(report.summarized))
+    return report
+
+
+def _queued(job: BatchJob) -> repo.QueuedJob:
+    return repo.QueuedJob(job.job_id, job.input_file_path, job.priority or "low", job.report_type)
+
+
+def _expired_leases(session, ctx: FarmContext, now, report: SweepReport, out: list) -> None:
+    stmt = select(BatchJob).where(BatchJob.status == JobStatus.PROCESSING, BatchJob.lease_expires_at < now)
+    max_attempts = ctx.settings.max_retries + 1
+    for job in session.scalars(stmt).all():
+        if job.attempts >= max_attempts:
+            reason = f"gave up after {job.attempts} attempt(s): the worker was lost each time"
+            if _swap(session, job, status=JobStatus.DEAD, error_message=reason, completed_at=now,
+                     lease_expires_at=None):
+                repo.add_error(session, job_id=job.job_id, attempt=job.attempts, error_message=reason)
+                report.dead.append(job.job_id)
+            continue
+        if _swap(session, job, status=JobStatus.RETRYING, dispatched_at=now, lease_expires_at=None,
+                 error_message="worker lost (lease expired)"):
+            report.expired.append(job.job_id)
+            out.append(_queued(job))
+
+
+def _lost_messages(session, now, lost_after_s: float, depths, report: SweepReport, out: list) -> None:
+    # A RETRYING job may legitimately wait out its backoff before its message runs.
+    queued_before = now - dt.timedelta(seconds=lost_after_s)
+    retrying_before = queued_before - dt.timedelta(seconds=Backoff().cap_s)
+    stmt = select(BatchJob).where(
+        ((BatchJob.status == JobStatus.QUEUED) & (BatchJob.dispatched_at < queued_before))
+        | ((BatchJob.status == JobStatus.RETRYING) & (BatchJob.dispatched_at < retrying_before))
+    )
+    for job in session.scalars(stmt).all():
+        if depths.get(job.priority or "low", 0) > 0:
+            continue  # messages are still waiting there; this one may be among them
+        if _swap(session, job, dispatched_at=now, expected_dispatched_at=job.dispatched_at):
+            report.redispatched.append(job.job_id)
+            out.append(_queued(job))
+
+
+def _swap(session, job: BatchJob, *, expected_dispatched_at=None, **values) -> bool:
+    """Compare-and-set on (version, status[, dispatched_at]): True for exactly one sweeper."""
+    stmt = update(BatchJob).where(BatchJob.id == job.id, BatchJob.version == job.version,
+                                  BatchJob.status == job.status)
+    if expected_dispatched_at is not None:
+        stmt = stmt.where(BatchJob.dispatched_at == expected_dispatched_at)
+    result = session.execute(stmt.values(updated_at=repo.utc_now(), **values)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def _unsummarized_batches(ctx: FarmContext) -> list[str]:
+    unfinished = (
+        select(func.count())
+        .select_from(BatchJob)
+        .where(BatchJob.batch_id == Batch.id, BatchJob.status.not_in(list(TERMINAL_JOB_STATES)))
+        .scalar_subquery()
+    )
+    with session_scope(ctx.database_url) as session:
+        return list(session.scalars(select(Batch.id).where(Batch.summarized_at.is_(None), unfinished == 0)))
