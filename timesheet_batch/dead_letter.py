@@ -33,6 +33,11 @@ def park(app, *, task_name: str, key: str, job_id: str) -> None:
         )
 
 
+def park_job(app, job: repo.QueuedJob) -> None:
+    """Park a job the sweeper found DEAD."""
+    park(app, task_name=_TASK_OF[job.job_type], key=job.input_key, job_id=job.job_id)
+
+
 @dataclass(frozen=True)
 class DeadJob:
     """A DEAD job as ``dead-letter list`` shows it."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
@@ -32,8 +34,22 @@ class DiscoveryResult:
 
 
 def discover_window(ctx: FarmContext, *, window: str, business_date: dt.date) -> DiscoveryResult:
-    """Record the batch and its jobs; a second call for the same window and date adds nothing."""
+    """Record the batch and its jobs; a second call for the same window and date adds nothing.
+
+    Two emitters racing (two beats, a beat and an operator) collide on the unique keys;
+    the loser starts over and then finds everything recorded.
+    """
     files = list_window_files(ctx, window=window, business_date=business_date)
+    for attempt in range(3):
+        try:
+            return _record(ctx, window, business_date, files)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record(ctx: FarmContext, window: str, business_date: dt.date, files: list[repo.NewJob]) -> DiscoveryResult:
     with session_scope(ctx.database_url) as session:
         batch = repo.get_or_create_batch(session, window=window, business_date=business_date)
         queued = repo.add_jobs(session, batch=batch, jobs=files)

@@ -18,7 +18,8 @@ retry policy lives in one place (the task layer) and never in ``except`` ladders
     │   ├── UnknownVendorError
     │   ├── UnreadableFileError       cannot be parsed or decoded
     │   └── RejectLimitExceededError  too many bad records (the skip limit)
-    └── JobCancelledError             the job was cancelled while it ran
+    ├── JobCancelledError             the job was cancelled while it ran
+    └── JobHandedBackError            the worker is shutting down: the job goes back to the queue
 
 Messages never carry record contents: they name keys, vendors, fields and rules only.
 """
@@ -106,3 +107,7 @@ class RejectLimitExceededError(BadFileError):
 
 class JobCancelledError(TimesheetBatchError):
     """The job was cancelled; it stops at the next chunk boundary and publishes nothing."""
+
+
+class JobHandedBackError(TimesheetBatchError):
+    """The worker is shutting down and its grace period is over: the job goes back to the queue."""

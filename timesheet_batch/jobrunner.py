@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-from timesheet_batch import pipeline
+from timesheet_batch import pipeline, shutdown
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.discovery import describe_file, job_type_for_key
-from timesheet_batch.errors import BadFileError, JobCancelledError
+from timesheet_batch.errors import BadFileError, JobCancelledError, JobHandedBackError
 from timesheet_batch.lease import LeaseKeeper
 from timesheet_batch.retry_policy import is_transient
 from timesheet_batch.states import JobStatus, JobType
@@ -30,6 +30,7 @@ class JobOutcome:
     """What a file task returns: ids, state and counts only — never record contents.
 
     ``retry_in_s`` > 0 means another worker holds a live lease: ask again later.
+    ``handed_back`` means this worker is shutting down and gave the job back: run it again.
     """
 
     job_id: str
@@ -40,6 +41,8 @@ class JobOutcome:
     error: str | None = None
     skipped: bool = False
     retry_in_s: float = 0.0
+    handed_back: bool = False
+    exhausted: bool = False  # its attempts ran out at this claim: now DEAD, to be parked
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -63,7 +66,8 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
         job = claim.job
     if job is None:
         log.info("job %s not run: %s (status %s)", job_id, claim.state, claim.status)
-        return JobOutcome(job_id, claim.status or claim.state, skipped=True, retry_in_s=claim.retry_in_s)
+        return JobOutcome(job_id, claim.status or claim.state, skipped=True, retry_in_s=claim.retry_in_s,
+                          exhausted=claim.state == "exhausted")
     held = ClaimedJob(job.job_id, job.version, job.attempts)
     log.info("job %s claimed (attempt %d): %s %s", job_id, held.attempts, job.report_type, job.input_file_path)
     try:
@@ -73,6 +77,12 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
         return _finish(ctx, held, JobStatus.FAILED, error=str(exc))
     except JobCancelledError as exc:
         return _finish(ctx, held, JobStatus.CANCELLED, error=str(exc))
+    except JobHandedBackError as exc:
+        with session_scope(ctx.database_url) as session:
+            repo.release_for_retry(session, job_id=job_id, version=held.version, error_message=str(exc),
+                                   refund_attempt=True)
+        log.warning("job %s handed back: the worker is shutting down", job_id)
+        return JobOutcome(job_id, JobStatus.RETRYING, skipped=True, handed_back=True)
     except Exception as exc:
         if is_transient(exc):
             raise TransientJobError(held, exc) from exc
@@ -115,6 +125,8 @@ def _progress_recorder(ctx: FarmContext, held: ClaimedJob, lease: LeaseKeeper):
     """Store progress after each chunk; stop at the chunk boundary if the job is no longer ours."""
 
     def on_chunk(progress: pipeline.ChunkProgress) -> None:
+        if shutdown.hand_back_due():
+            raise JobHandedBackError(f"job {held.job_id} handed back: the worker is shutting down")
         if lease.lost_status is not None:
             raise JobCancelledError(f"job {held.job_id} stopped: it is {lease.lost_status}")
         with session_scope(ctx.database_url) as session:

@@ -27,6 +27,10 @@ class Backoff:
     base_s: float = 2.0
     cap_s: float = 120.0
 
+    @classmethod
+    def from_settings(cls, settings) -> Backoff:
+        return cls(base_s=settings.retry_backoff_s, cap_s=settings.retry_backoff_cap_s)
+
     def delay_s(self, attempt: int, rng: random.Random | None = None) -> float:
         ceiling = min(self.cap_s, self.base_s * (2 ** max(0, attempt)))
         return (rng or random).uniform(ceiling / 2, ceiling)

@@ -50,7 +50,22 @@ class Settings(BaseSettings):
     service_timeout_s: float = Field(default=5.0, gt=0, le=120)
     lease_s: float = Field(default=30.0, ge=3, le=3600)
     sweep_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    lost_after_s: float = Field(default=60.0, ge=1, le=86400)
+    retry_backoff_s: float = Field(default=2.0, ge=0.01, le=3600)
+    retry_backoff_cap_s: float = Field(default=120.0, ge=0.01, le=86400)
     shutdown_grace_s: float = Field(default=60.0, ge=0, le=3600)
+    # Report schedules (five-field cron in TIMESHEET_TIMEZONE; validated by schedule.py).
+    daily_report_cron: str = "30 5 * * *"
+    weekly_report_cron: str = "30 5 * * 1"
+    monthly_report_cron: str = "30 5 1 * *"
+    quarterly_report_cron: str = "30 5 1 1,4,7,10 *"
+    yearly_report_cron: str = "30 5 1 1 *"
+    #: Roles scheduled reports are generated for (comma-separated), one report per role.
+    report_roles: str = Field(default="SUPERVISOR", pattern=r"^\s*[A-Za-z0-9_]+(\s*,\s*[A-Za-z0-9_]+)*\s*$")
+    #: Report output formats (comma-separated subset of csv, json, xml).
+    report_formats: str = Field(default="csv,json", pattern=r"^\s*(csv|json|xml)(\s*,\s*(csv|json|xml))*\s*$")
+    #: Dependency rules (YAML); unset: the packaged timesheet_batch/reports/dependencies.yaml.
+    dependencies_file: Path | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -31,10 +31,6 @@ from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
 
 log = logging.getLogger(__name__)
 
-#: A QUEUED job whose message is not seen for this long (queue empty) is taken as lost.
-LOST_AFTER_S = 60.0
-
-
 @dataclass
 class SweepReport:
     """What one sweep did (job and batch ids)."""
@@ -53,18 +49,29 @@ def sweep(
     *,
     publish: Callable[[repo.QueuedJob], None],
     queue_depths: Mapping[str, int] | None,
+    park: Callable[[repo.QueuedJob], None] | None = None,
     now: dt.datetime | None = None,
-    lost_after_s: float = LOST_AFTER_S,
 ) -> SweepReport:
-    """One sweep. ``publish`` sends one job's message; ``queue_depths`` maps priority → messages."""
+    """One sweep. ``publish`` sends one job's message; ``park`` puts a DEAD one in the
+    dead-letter queue; ``queue_depths`` maps priority → messages waiting.
+
+    A QUEUED job whose message has not run for ``TIMESHEET_LOST_AFTER_S`` while its queue is
+    empty is taken as lost.
+    """
     now = now or repo.utc_now()
+    lost_after_s = ctx.settings.lost_after_s
     report = SweepReport()
     to_publish: list[repo.QueuedJob] = []
+    to_park: list[repo.QueuedJob] = []
     with session_scope(ctx.database_url) as session:
-        _expired_leases(session, ctx, now, report, to_publish)
-        _lost_messages(session, now, lost_after_s, queue_depths or {}, report, to_publish)
+        _expired_leases(session, ctx, now, report, to_publish, to_park)
+        retry_wait_s = lost_after_s + Backoff.from_settings(ctx.settings).cap_s
+        _lost_messages(session, now, lost_after_s, retry_wait_s, queue_depths or {}, report, to_publish)
     for job in to_publish:
         publish(job)
+    for job in to_park:
+        if park is not None:
+            park(job)
     for batch_id in _unsummarized_batches(ctx):
         if summary.summarize_batch(ctx, batch_id=batch_id) is not None:
             report.summarized.append(batch_id)
@@ -78,7 +85,7 @@ def _queued(job: BatchJob) -> repo.QueuedJob:
     return repo.QueuedJob(job.job_id, job.input_file_path, job.priority or "low", job.report_type)
 
 
-def _expired_leases(session, ctx: FarmContext, now, report: SweepReport, out: list) -> None:
+def _expired_leases(session, ctx: FarmContext, now, report: SweepReport, out: list, dead: list) -> None:
     stmt = select(BatchJob).where(BatchJob.status == JobStatus.PROCESSING, BatchJob.lease_expires_at < now)
     max_attempts = ctx.settings.max_retries + 1
     for job in session.scalars(stmt).all():
@@ -88,6 +95,7 @@ def _expired_leases(session, ctx: FarmContext, now, report: SweepReport, out: li
                      lease_expires_at=None):
                 repo.add_error(session, job_id=job.job_id, attempt=job.attempts, error_message=reason)
                 report.dead.append(job.job_id)
+                dead.append(_queued(job))
             continue
         if _swap(session, job, status=JobStatus.RETRYING, dispatched_at=now, lease_expires_at=None,
                  error_message="worker lost (lease expired)"):
@@ -95,10 +103,11 @@ def _expired_leases(session, ctx: FarmContext, now, report: SweepReport, out: li
             out.append(_queued(job))
 
 
-def _lost_messages(session, now, lost_after_s: float, depths, report: SweepReport, out: list) -> None:
+def _lost_messages(session, now, lost_after_s: float, retry_wait_s: float, depths, report: SweepReport,
+                   out: list) -> None:
     # A RETRYING job may legitimately wait out its backoff before its message runs.
     queued_before = now - dt.timedelta(seconds=lost_after_s)
-    retrying_before = queued_before - dt.timedelta(seconds=Backoff().cap_s)
+    retrying_before = now - dt.timedelta(seconds=retry_wait_s)
     stmt = select(BatchJob).where(
         ((BatchJob.status == JobStatus.QUEUED) & (BatchJob.dispatched_at < queued_before))
         | ((BatchJob.status == JobStatus.RETRYING) & (BatchJob.dispatched_at < retrying_before))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import zoneinfo
 
-from celery import Task
+from celery import Task, signals
 
-from timesheet_batch import dead_letter, jobrunner, summary, sweeper
+from timesheet_batch import dead_letter, jobrunner, shutdown, summary, sweeper
 from timesheet_batch.celery_app import app
 from timesheet_batch.celery_config import FILE_TASK_HARD_LIMIT_S, FILE_TASK_SOFT_LIMIT_S
 from timesheet_batch.context import get_context
@@ -26,9 +27,12 @@ from timesheet_batch.errors import TimesheetBatchError
 from timesheet_batch.retry_policy import Backoff, is_transient
 
 log = logging.getLogger(__name__)
-BACKOFF = Backoff()
 #: Retries of a task that could not even claim its job (database down): about 8 minutes.
 PRE_CLAIM_RETRIES = 10
+
+
+def _backoff() -> Backoff:
+    return Backoff.from_settings(get_context().settings)
 
 
 def _worker_id(task: Task) -> str:
@@ -46,9 +50,13 @@ def _run_file_task(task: Task, key: str, job_id: str | None) -> dict:
         if not exc.transient:  # e.g. an ad hoc key that escapes its folder
             return {"job_id": job_id, "status": "FAILED", "error": str(exc)}
         # The database or storage is down before the job was claimed: no attempt is spent.
-        raise task.retry(countdown=BACKOFF.delay_s(task.request.retries), max_retries=PRE_CLAIM_RETRIES) from None
+        raise task.retry(countdown=_backoff().delay_s(task.request.retries), max_retries=PRE_CLAIM_RETRIES) from None
     if outcome.retry_in_s:  # another worker's lease is live; if it died, the lease runs out
         raise task.retry(countdown=outcome.retry_in_s, max_retries=None)
+    if outcome.handed_back:  # a new message (same task id, same chord) for another worker
+        raise task.retry(countdown=0, max_retries=None)
+    if outcome.exhausted:  # e.g. a poison file that killed its worker on every attempt
+        dead_letter.park(task.app, task_name=task.name, key=key, job_id=job_id)
     return outcome.as_dict()
 
 
@@ -63,12 +71,12 @@ def _after_transient_error(task: Task, ctx, exc: jobrunner.TransientJobError) ->
             if not is_transient(inner):
                 raise
             # Cannot record it now: the next delivery finds the attempts spent and parks it.
-            raise task.retry(countdown=BACKOFF.delay_s(attempts), max_retries=None) from None
+            raise task.retry(countdown=_backoff().delay_s(attempts), max_retries=None) from None
         dead_letter.park(task.app, task_name=task.name, key=task.request.args[0], job_id=job_id)
         return outcome.as_dict()
     with contextlib.suppress(Exception):  # if the database is down the lease runs out instead
         jobrunner.hand_back(ctx, exc)
-    delay = BACKOFF.delay_s(attempts - 1)
+    delay = _backoff().delay_s(attempts - 1)
     log.warning("job %s: transient %s, retry %d in %.1fs", job_id, type(exc.cause).__name__, attempts, delay)
     raise task.retry(countdown=delay, max_retries=None) from None
 
@@ -107,7 +115,7 @@ def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | No
     except Exception as exc:
         if not is_transient(exc):
             raise
-        raise self.retry(exc=exc, countdown=BACKOFF.delay_s(self.request.retries)) from None
+        raise self.retry(exc=exc, countdown=_backoff().delay_s(self.request.retries)) from None
     return None if result is None else {"batch_id": batch_id, "status": result.status}
 
 
@@ -121,9 +129,20 @@ def discover(self: Task, window: str, date: str | None = None) -> dict:
     except Exception as exc:
         if not is_transient(exc):
             raise
-        raise self.retry(exc=exc, countdown=BACKOFF.delay_s(self.request.retries)) from None
+        raise self.retry(exc=exc, countdown=_backoff().delay_s(self.request.retries)) from None
     published = dispatch_batch(result)
     return {"batch_id": result.batch_id, "files": result.total_files, "dispatched": published}
+
+
+@signals.worker_shutting_down.connect
+def _start_grace_period(**_) -> None:
+    """Warm shutdown began: pool processes hand their jobs back after the grace period."""
+    shutdown.request_shutdown(grace_s=get_context().settings.shutdown_grace_s)
+
+
+@signals.worker_shutdown.connect
+def _end_grace_period(**_) -> None:
+    shutdown.clear()
 
 
 @app.task(name="timesheet_batch.sweep", bind=True, acks_late=True, ignore_result=True)
@@ -131,7 +150,8 @@ def sweep(self: Task) -> dict:
     """Re-dispatch jobs whose worker or message was lost; fire lost summaries."""
     from timesheet_batch.queues import broker_depths
 
-    report = sweeper.sweep(get_context(), publish=publish_job, queue_depths=broker_depths())
+    report = sweeper.sweep(get_context(), publish=publish_job, queue_depths=broker_depths(),
+                           park=functools.partial(dead_letter.park_job, self.app))
     return {"expired": len(report.expired), "redispatched": len(report.redispatched),
             "dead": len(report.dead), "summarized": len(report.summarized)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -122,11 +123,14 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
 
 
 def _sweep(ctx: FarmContext) -> None:
+    from timesheet_batch.celery_app import app
+    from timesheet_batch.dead_letter import park_job
     from timesheet_batch.dispatch import publish_job
     from timesheet_batch.queues import broker_depths
     from timesheet_batch.sweeper import sweep
 
-    sweep(ctx, publish=publish_job, queue_depths=broker_depths())
+    sweep(ctx, publish=publish_job, queue_depths=broker_depths(),
+                   park=functools.partial(park_job, app))
 
 
 def _print_summary(batch, jobs) -> None:

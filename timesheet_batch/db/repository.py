@@ -320,17 +320,25 @@ def finish_job(
     return _fenced_update(session, job, **values)
 
 
-def release_for_retry(session: Session, *, job_id: str, version: int, error_message: str) -> int | None:
-    """Hand a job back (RETRYING) after a transient error; its attempts so far, or None if not ours."""
+def release_for_retry(
+    session: Session, *, job_id: str, version: int, error_message: str, refund_attempt: bool = False
+) -> int | None:
+    """Hand a job back (RETRYING); its attempts so far, or None if it was not ours.
+
+    After a transient error the attempt counts; a job handed back by a worker that is
+    shutting down gets its attempt refunded (``refund_attempt``), it did nothing wrong.
+    """
     job = get_job(session, job_id=job_id)
     if job is None or job.version != version or job.status != JobStatus.PROCESSING:
         return None
-    add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
-    now = utc_now()
+    attempts = job.attempts - 1 if refund_attempt else job.attempts
+    if not refund_attempt:
+        add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
     if not _fenced_update(session, job, status=JobStatus.RETRYING, retry_count=(job.retry_count or 0) + 1,
-                          error_message=error_message[:2000], lease_expires_at=None, dispatched_at=now):
+                          error_message=error_message[:2000], lease_expires_at=None, dispatched_at=utc_now(),
+                          attempts=attempts):
         return None
-    return job.attempts
+    return attempts
 
 
 def add_error(session: Session, *, job_id: str, attempt: int, error_message: str) -> None:

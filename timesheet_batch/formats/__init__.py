@@ -2,7 +2,9 @@
 
 ``get_reader("csv").read_chunks(stream, options, chunk_size)`` streams a vendor file into
 string tables; ``get_writer("xml").open(path, options, columns)`` writes one. Only formats
-with a reader here can be ingested (the JSON, NDJSON, XML and fixed-width readers come later).
+with a reader here can be ingested; every reader streams with bounded memory and yields string
+columns named by the vendor's field names plus an int64 ``__record_number`` (see each module
+for what the number means in its format).
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 from timesheet_batch.errors import ConfigurationError, UnreadableFileError
 from timesheet_batch.formats.base import RECORD_NUMBER, Reader, Writer, WriterSession
 from timesheet_batch.formats.csv_format import CsvReader, CsvWriter
-from timesheet_batch.formats.fixed_width_format import FixedWidthWriter
-from timesheet_batch.formats.json_format import JsonWriter
-from timesheet_batch.formats.ndjson_format import NdjsonWriter
-from timesheet_batch.formats.xml_format import XmlWriter
+from timesheet_batch.formats.fixed_width_format import FixedWidthReader, FixedWidthWriter
+from timesheet_batch.formats.json_format import JsonReader, JsonWriter
+from timesheet_batch.formats.ndjson_format import NdjsonReader, NdjsonWriter
+from timesheet_batch.formats.xml_format import XmlReader, XmlWriter
 
 #: Format name -> reader.
-READERS: dict[str, Reader] = {"csv": CsvReader()}
+READERS: dict[str, Reader] = {
+    reader.name: reader
+    for reader in (CsvReader(), JsonReader(), NdjsonReader(), XmlReader(), FixedWidthReader())
+}
 
 #: Format name -> writer.
 WRITERS: dict[str, Writer] = {

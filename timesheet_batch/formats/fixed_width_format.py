@@ -1,21 +1,70 @@
-"""Fixed-width writer: each column padded or truncated to its ``ColumnSpec`` width.
+"""Fixed width: columns at fixed character positions (``ColumnSpec``: name, start, width).
 
-Columns are laid out in order of ``start``; a gap between two columns is filled with spaces.
-Widths count characters, not bytes. A value holding a line break or another control character
-would break the line structure, so those become spaces. Lines end with ``\\n``. Formatting is
-vectorised with pyarrow.compute (pad, slice, join), no per-row Python.
+Reader
+    The file is decoded with ``options.encoding`` block by block and cut into lines
+    (``\\n`` or ``\\r\\n``); each column is then sliced out of a whole chunk of lines at once
+    with pyarrow.compute, so positions and widths count characters, not bytes, whatever the
+    encoding. Trailing spaces (the padding) are removed from each value; leading ones are kept
+    (validation trims them). A short line yields empty values for the columns it does not
+    reach. Blank lines are skipped. There is no header line.
+
+    ``__record_number`` is the physical line number (exact).
+
+Writer
+    Columns are laid out in order of ``start``; a gap between two columns is filled with
+    spaces. A value holding a line break or another control character would break the line
+    structure, so those become spaces. Lines end with ``\\n``. Formatting is vectorised with
+    pyarrow.compute (pad, slice, join), no per-row Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from timesheet_batch.errors import ConfigurationError
-from timesheet_batch.formats.base import WriterSession, strip_control_chars
+from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, strip_control_chars
+from timesheet_batch.formats.text_io import line_blocks
 from timesheet_batch.vendors.profile import FormatOptions
+
+
+def parse_fixed_width(lines: list[str], first_number: int, options: FormatOptions) -> pa.Table | None:
+    """String columns sliced out of ``lines`` plus their line numbers; None if all blank."""
+    text = pa.array(lines, pa.string())
+    numbers = np.arange(first_number, first_number + len(lines), dtype=np.int64)
+    blank = pc.equal(pc.utf8_trim_whitespace(text), "").to_numpy(zero_copy_only=False)
+    if blank.all():
+        return None
+    if blank.any():
+        text, numbers = text.filter(pa.array(~blank)), numbers[~blank]
+    arrays = [
+        pc.utf8_rtrim(pc.utf8_slice_codeunits(text, spec.start, spec.start + spec.width), characters=" ")
+        for spec in options.columns or ()
+    ]
+    names = [spec.name for spec in options.columns or ()]
+    return pa.Table.from_arrays([*arrays, pa.array(numbers)], names=[*names, RECORD_NUMBER])
+
+
+class FixedWidthReader:
+    """Streaming fixed-width reader (see the module docstring)."""
+
+    name = "fixed_width"
+
+    def read_chunks(
+        self, stream: BinaryIO, options: FormatOptions, chunk_size: int
+    ) -> Iterator[pa.Table]:
+        """Yield string tables of at most ``chunk_size`` records plus ``__record_number``."""
+        if not options.columns:
+            raise ConfigurationError("fixed_width input needs columns (name, start, width)")
+        for lines, first_number in line_blocks(stream, options.encoding, chunk_size):
+            table = parse_fixed_width(lines, first_number, options)
+            if table is not None:
+                yield table
 
 
 def format_fixed_width(table: pa.Table, options: FormatOptions) -> pa.Array:

@@ -33,6 +33,7 @@ from timesheet_batch.formats import get_reader
 from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.csv_format import CsvWriter
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
+from timesheet_batch.pipeline.prefetch import prefetched
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
 from timesheet_batch.pipeline.spool import ValidSpool
 from timesheet_batch.pipeline.validate import validate_chunk
@@ -151,9 +152,12 @@ def _read_validated(
     """(valid, rejects, records read) per chunk of the file."""
     reader = get_reader(vendor.input.format)
     with storage.open_read(key) as stream:
-        for raw in reader.read_chunks(stream, vendor.input, chunk_size):
-            valid, rejects = validate_chunk(raw, vendor, business_date)
-            yield valid, rejects, raw.num_rows
+        # Parse the next chunk in a thread while this one is validated (see prefetch.py).
+        raws = prefetched(lambda: reader.read_chunks(stream, vendor.input, chunk_size))
+        with closing(raws):
+            for raw in raws:
+                valid, rejects = validate_chunk(raw, vendor, business_date)
+                yield valid, rejects, raw.num_rows
 
 
 def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: WriterSession) -> Path:

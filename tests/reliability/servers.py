@@ -1,0 +1,116 @@
+"""Private Redis and PostgreSQL servers for fault injection: ours to kill and restart.
+
+The machine's shared services are left alone; each scenario starts its own server on a
+free loopback port.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(predicate, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError("server did not come up")
+
+
+class RedisServer:
+    """``redis-server`` with no persistence: a restart loses every queued message."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _ping(self) -> bool:
+        try:
+            return redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
+        except redis.RedisError:
+            return False
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        _wait(self._ping)
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, down_s: float = 1.0) -> None:
+        """SIGKILL, stay down ``down_s`` seconds, start empty on the same port."""
+        self.kill()
+        time.sleep(down_s)
+        self.start()
+
+
+def _bin(name: str) -> str:
+    matches = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return matches[-1] if matches else name
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (initdb) on a free port; stoppable mid-test."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="tsb-pg-"))
+        self.data = self.root / "data"
+        self.as_root = os.geteuid() == 0
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
+        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> PostgresServer:
+        if self.as_root:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run(_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        return self.start()
+
+    def start(self) -> PostgresServer:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,139 @@
+"""Report jobs in the database: one ``batch_job_log`` row per (report type, role, period).
+
+``ensure_report_job`` is the idempotency point: two beats, a dependency and an ad hoc call
+for the same report all get the same job (the unique key of ``report_runs``). Claims are
+fenced by the row's version like file jobs, so of two deliveries only one generates.
+Report jobs never hold a lease or a dispatch time: the file sweeper must not mistake them
+for lost file jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from timesheet_batch.db import repository as repo
+from timesheet_batch.db.models import BatchJob
+from timesheet_batch.db.report_models import ReportRun
+from timesheet_batch.errors import ConfigurationError
+from timesheet_batch.reports.periods import Period
+from timesheet_batch.states import JobStatus
+
+ROLE_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+#: A PROCESSING report older than this lost its worker (reports run far shorter).
+STALE_AFTER = dt.timedelta(hours=1)
+_RERUNNABLE = {JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
+
+
+@dataclass(frozen=True)
+class ReportJobRef:
+    """A report job and whether this call created (or re-queued) it and so must publish it."""
+
+    job_id: str
+    report_type: str
+    role: str
+    period: Period
+    status: str
+    publish: bool
+
+
+def check_role(role: str) -> str:
+    """``role`` if it is a plain role name (it becomes part of a file name)."""
+    if not isinstance(role, str) or not ROLE_RE.match(role):
+        raise ConfigurationError(f"role {str(role)[:60]!r} is not [A-Za-z0-9_]{{1,50}}")
+    return role
+
+
+def find_run(session: Session, *, report_type: str, role: str, period_key: str) -> ReportRun | None:
+    stmt = select(ReportRun).where(ReportRun.report_type == report_type, ReportRun.role == role,
+                                   ReportRun.period_key == period_key)
+    return session.scalars(stmt).first()
+
+
+def get_run(session: Session, *, job_id: str) -> ReportRun | None:
+    return session.scalars(select(ReportRun).where(ReportRun.job_id == job_id)).first()
+
+
+def ensure_report_job(session: Session, *, report_type: str, role: str, period: Period, trigger: str,
+                      data_format: str, parent_job_id: str | None = None,
+                      correlation_id: str | None = None) -> ReportJobRef:
+    """The report job of (type, role, period), created QUEUED if there is none yet.
+
+    An existing job that failed, died or was cancelled is queued again (asking again is how a
+    failed report is retried); a queued, running or completed one is left as it is.
+    """
+    run = find_run(session, report_type=report_type, role=role, period_key=period.key)
+    if run is None:
+        created = _insert(session, report_type, role, period, trigger, data_format, parent_job_id, correlation_id)
+        if created is not None:
+            return created
+        run = find_run(session, report_type=report_type, role=role, period_key=period.key)
+    job = repo.get_job(session, job_id=run.job_id)
+    publish = job.status in _RERUNNABLE and _requeue(session, job)
+    return ReportJobRef(run.job_id, report_type, role, period, JobStatus.QUEUED if publish else job.status, publish)
+
+
+def _insert(session, report_type, role, period, trigger, data_format, parent_job_id, correlation_id):
+    now = repo.utc_now()
+    job_id = str(uuid.uuid4())
+    row = BatchJob(
+        job_id=job_id, correlation_id=(correlation_id or f"{report_type.lower()}-{period.key}")[:50],
+        report_type=report_type, role=role, data_format=data_format[:20], status=JobStatus.QUEUED,
+        submitted_at=now, business_date=period.start, priority="high", version=0, attempts=0,
+    )
+    run = ReportRun(job_id=job_id, report_type=report_type, role=role, period_key=period.key,
+                    period_start=period.start, period_end=period.end, trigger=trigger,
+                    parent_job_id=parent_job_id, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add_all([row, run])
+            session.flush()
+    except IntegrityError:  # another beat or worker created it a moment ago
+        return None
+    return ReportJobRef(job_id, report_type, role, period, JobStatus.QUEUED, True)
+
+
+def _requeue(session: Session, job: BatchJob) -> bool:
+    return _fenced(session, job, status=JobStatus.QUEUED, version=job.version + 1, attempts=0,
+                   error_message=None, completed_at=None, submitted_at=repo.utc_now())
+
+
+def _fenced(session: Session, job: BatchJob, **values) -> bool:
+    result = session.execute(
+        update(BatchJob).where(BatchJob.id == job.id, BatchJob.version == job.version,
+                               BatchJob.status == job.status)
+        .values(updated_at=repo.utc_now(), **values).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def claim_report(session: Session, *, job_id: str, worker_id: str) -> BatchJob | None:
+    """Take a QUEUED / RETRYING report job (or a stale PROCESSING one); None if not ours to run."""
+    job = repo.get_job(session, job_id=job_id)
+    if job is None or get_run(session, job_id=job_id) is None:
+        return None
+    now = repo.utc_now()
+    stale = job.status == JobStatus.PROCESSING and job.started_at is not None and job.started_at < now - STALE_AFTER
+    if job.status not in (JobStatus.QUEUED, JobStatus.RETRYING) and not stale:
+        return None
+    if not _fenced(session, job, status=JobStatus.PROCESSING, version=job.version + 1,
+                   attempts=(job.attempts or 0) + 1, worker_id=worker_id[:100], started_at=now):
+        return None
+    session.refresh(job)
+    return job
+
+
+def hand_back(session: Session, *, job_id: str, version: int, error_message: str) -> bool:
+    """PROCESSING → RETRYING after a transient error (no dispatch time: the task retries itself)."""
+    job = repo.get_job(session, job_id=job_id)
+    if job is None or job.version != version or job.status != JobStatus.PROCESSING:
+        return False
+    repo.add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
+    return _fenced(session, job, status=JobStatus.RETRYING, retry_count=(job.retry_count or 0) + 1,
+                   error_message=error_message[:2000])
