@@ -152,6 +152,21 @@ class Farm:
         finally:
             workers.stop(grace_s=20)
 
+    def wait(self, predicate, *, timeout_s: float, sweep_every_s: float | None = None) -> bool:
+        """Poll ``predicate``; with ``sweep_every_s``, run ``timesheet-batch sweep`` as beat would."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        next_sweep = time.monotonic() + (sweep_every_s or 0)
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            if sweep_every_s and time.monotonic() > next_sweep:
+                self.cli("sweep", timeout=60)
+                next_sweep = time.monotonic() + sweep_every_s
+            time.sleep(0.2)
+        return bool(predicate())
+
     def worker_log(self) -> str:
         logs = sorted((self.data_dir / "logs").glob("*.log")) if (self.data_dir / "logs").exists() else []
         return "\n".join(p.read_text(errors="replace")[-5000:] for p in logs)

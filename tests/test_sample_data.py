@@ -115,3 +115,18 @@ def test_zero_records_writes_empty_but_valid_files(tmp_path: Path):
             chunk_size=10,
         )
         assert (outcome.records_read, sample.expected_rejects) == (0, 0)
+
+
+def test_default_formats_spread_over_every_vendor_with_exact_rejects(tmp_path: Path):
+    storage = new_storage(tmp_path / "s")
+    files = generate_sample_files(
+        storage, CATALOG, business_date=DAY, files=6, records=200, bad_ratio=0.1, seed=9
+    )
+    assert {f.vendor_id for f in files} == {v.id for v in CATALOG.vendors}
+    assert set(READERS) == {v.input.format for v in CATALOG.vendors}
+    for sample in files:
+        vendor = CATALOG.get(sample.vendor_id).model_copy(update={"max_reject_ratio": 1.0})
+        outcome = process_inbound_file(
+            storage=storage, vendor=vendor, key=sample.key, business_date=DAY, chunk_size=50
+        )
+        assert outcome.records_rejected == sample.expected_rejects > 0, sample.vendor_id

@@ -8,7 +8,7 @@ from timesheet_batch import embedded_broker
 
 embedded_broker.register()
 
-app = Celery("timesheet_batch", include=["timesheet_batch.tasks"])
+app = Celery("timesheet_batch", include=["timesheet_batch.tasks", "timesheet_batch.report_tasks"])
 app.config_from_object("celeryconfig")
 
 from timesheet_batch.errors import ConfigurationError  # noqa: E402

@@ -116,7 +116,14 @@ def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | No
         if not is_transient(exc):
             raise
         raise self.retry(exc=exc, countdown=_backoff().delay_s(self.request.retries)) from None
-    return None if result is None else {"batch_id": batch_id, "status": result.status}
+    if result is None:
+        return None
+    # Dependent jobs (reports) by rule: exactly once per batch, and never raising, so a
+    # failure there cannot undo or retry the summary that was just recorded.
+    from timesheet_batch.report_tasks import fire_after_batch
+
+    dependents = fire_after_batch(batch_id)
+    return {"batch_id": batch_id, "status": result.status, "dependents": dependents}
 
 
 @app.task(name="timesheet_batch.discover", bind=True, acks_late=True, max_retries=5)

@@ -163,7 +163,8 @@ def test_wrong_shape_names_the_missing_column(storage):
 def test_progress_after_each_chunk_and_cancel_publishes_nothing(storage):
     seen: list[ChunkProgress] = []
     run(storage, line() + line(emp="P2") + line(emp="P3", hours="x"), on_chunk=seen.append)
-    assert seen == [ChunkProgress(0, 2, 0), ChunkProgress(1, 3, 1)]
+    # One call per chunk, then the final one right before publishing (same index, final totals).
+    assert seen == [ChunkProgress(0, 2, 0), ChunkProgress(1, 3, 1), ChunkProgress(1, 3, 1)]
     storage.delete(PROCESSED)
     storage.delete(REJECTS)
 
@@ -187,3 +188,18 @@ def test_rejects_file_never_holds_a_raw_ssn_or_full_name(storage):
     for secret in ("123-45-678", "Jane", "Maria", "Garcia", "555-66-7777", "555667777"):
         assert secret not in text
     assert "***-**-5678" in text and "J. Q." in text
+
+
+def test_cancel_after_the_last_chunk_publishes_nothing(storage):
+    body = line() + line(emp="P2") + line(emp="P3", hours="x") + line(emp="P2")  # 1 duplicate
+    calls: list[ChunkProgress] = []
+
+    def cancel_at_the_final_call(progress: ChunkProgress) -> None:
+        calls.append(progress)
+        if len(calls) == 3:  # two chunks seen; this is the call right before publishing
+            raise JobCancelledError("cancelled")
+
+    with pytest.raises(JobCancelledError):
+        run(storage, body, on_chunk=cancel_at_the_final_call)
+    assert calls[-1] == ChunkProgress(1, 4, 2)  # the final totals include the duplicate
+    assert not storage.exists(PROCESSED) and not storage.exists(REJECTS)

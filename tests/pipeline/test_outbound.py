@@ -127,3 +127,18 @@ def test_cancel_publishes_nothing(processed):
     with pytest.raises(JobCancelledError):
         export(storage, key, ACME, "VENDOR", on_chunk=cancel)
     assert not storage.exists("outbound/ACME/2026-11-22/batch.xml")
+
+
+def test_cancel_after_the_last_chunk_publishes_nothing(processed):
+    storage, key = processed
+    calls = []
+
+    def cancel_when_done(progress):
+        calls.append(progress)
+        if len(calls) == 3:  # 3 records in chunks of 2: this is the call before publishing
+            raise JobCancelledError("cancelled")
+
+    with pytest.raises(JobCancelledError):
+        export(storage, key, ACME, "VENDOR", on_chunk=cancel_when_done)
+    assert calls[-1].records_read == 3 and calls[-1] == calls[-2]  # the extra, final call
+    assert not storage.exists("outbound/ACME/2026-11-22/batch.xml")

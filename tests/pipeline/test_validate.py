@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats import RECORD_NUMBER
@@ -153,3 +155,29 @@ def test_vendor_date_formats(vendor_id, good, bad):
     record[vendor.fields["work_date"]] = bad
     _, rejects = validate_chunk(chunk(record, vendor_fields=fields), vendor, BUSINESS_DATE)
     assert rejects.column("rule").to_pylist() == ["date_format"]
+
+
+_MONEY = st.tuples(st.integers(0, 9_999_999_999), st.integers(0, 99), st.sampled_from(["", ".", "0", "00"]))
+
+
+def _money_text(units: int, cents: int, style: str) -> str:
+    if style == ".":
+        return f"{units}.{cents // 10}" if cents % 10 == 0 else f"{units}.{cents:02d}"
+    return f"{units}.{cents:02d}" if style in ("", "00") else f"+{units}.{cents:02d}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hours=st.integers(1, 2400),
+    rate=_MONEY,
+)
+def test_integer_cents_equal_exact_decimal_arithmetic(hours, rate):
+    hours_text = f"{hours // 100}.{hours % 100:02d}"
+    rate_text = _money_text(*rate)
+    valid, rejects = validate_chunk(chunk({"HRS": hours_text, "RATE": rate_text}), ACME, BUSINESS_DATE)
+    assert rejects.num_rows == 0
+    [row] = valid.to_pylist()
+    exact_rate = Decimal(rate_text)
+    assert row["hours"] == Decimal(hours_text) and row["pay_rate"] == exact_rate
+    expected = (Decimal(hours_text) * exact_rate).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    assert row["amount"] == expected

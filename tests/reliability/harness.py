@@ -93,7 +93,8 @@ def verify(farm, manifest: dict[str, dict], *, dead_keys: frozenset[str] = froze
     catalog = load_catalog(PACKAGED_VENDORS_FILE)
     tally = Tally(files=len(manifest))
     with session_scope(farm.database_url) as session:
-        jobs = session.scalars(select(BatchJob)).all()
+        stmt = select(BatchJob).where(BatchJob.report_type.in_(["PROCESS_FILE", "EXPORT_FILE"]))
+        jobs = session.scalars(stmt).all()
     by_type: dict[str, Counter] = {"PROCESS_FILE": Counter(), "EXPORT_FILE": Counter()}
     for job in jobs:
         by_type[job.report_type][job.input_file_path] += 1

@@ -23,7 +23,7 @@ def _date(value: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from timesheet_batch.cli import commands, run_command
+    from timesheet_batch.cli import commands, report_command, run_command
 
     parser = argparse.ArgumentParser(prog="timesheet-batch", description="Vendor timesheet task farm.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="apply migrations (run before starting workers)")
     upgrade.set_defaults(handler=commands.cmd_db_upgrade)
+    report_command.register(sub)
     return parser
 
 

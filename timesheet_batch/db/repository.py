@@ -207,6 +207,8 @@ def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, 
         reason = f"gave up after {job.attempts} attempt(s); last error: {job.error_message or 'worker lost'}"
         if _fenced_update(session, job, status=JobStatus.DEAD, error_message=reason[:2000], completed_at=now,
                           lease_expires_at=None):
+            _note_lost_worker(session, job)
+            add_error(session, job_id=job_id, attempt=job.attempts, error_message=reason)
             return Claim("exhausted", status=JobStatus.DEAD)
         return Claim("busy", retry_in_s=1.0, status=job.status)
     claimed = _fenced_update(
@@ -224,8 +226,16 @@ def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, 
     )
     if not claimed:
         return Claim("busy", retry_in_s=1.0, status=job.status)
+    _note_lost_worker(session, job)
     session.refresh(job)
     return Claim("claimed", job=job, status=job.status)
+
+
+def _note_lost_worker(session: Session, job: BatchJob) -> None:
+    """A PROCESSING job claimed again: its previous worker died; keep that in the history."""
+    if job.status == JobStatus.PROCESSING:
+        add_error(session, job_id=job.job_id, attempt=job.attempts,
+                  error_message=f"worker {job.worker_id or '?'} lost (lease expired)")
 
 
 def _fenced_update(session: Session, job: BatchJob, **values) -> bool:

@@ -33,7 +33,7 @@ from timesheet_batch.formats import get_reader
 from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.csv_format import CsvWriter
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
-from timesheet_batch.pipeline.prefetch import prefetched
+from timesheet_batch.pipeline.prefetch import ordered_map, prefetched
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
 from timesheet_batch.pipeline.spool import ValidSpool
 from timesheet_batch.pipeline.validate import validate_chunk
@@ -45,13 +45,25 @@ _REJECTS_OPTIONS = FormatOptions(format="csv")
 #: Records per chunk. Measured on 1M ACME records (2 cores): 100k was fastest (50k ~10-20%
 #: slower, 200k no faster) and peak RSS stays under 500 MB.
 DEFAULT_CHUNK_SIZE = 100_000
-#: The published file: snappy, dictionary pages only where values repeat a lot.
-PROCESSED_PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": ["service_code"]}
+#: Chunks validated at once (threads). Measured on 1M CSV records, 2 cores: see BENCHMARKS.md.
+VALIDATE_THREADS = 2
+#: The published file: snappy, dictionary pages only where values repeat a lot, statistics
+#: only on the columns reports filter on (string statistics cost a third of the write time).
+PROCESSED_PARQUET_OPTIONS = {
+    "compression": "snappy",
+    "use_dictionary": ["service_code", "county_code", "work_date"],
+    "write_statistics": ["county_code", "work_date", "record_number"],
+}
 
 
 @dataclass(frozen=True)
 class ChunkProgress:
-    """Progress after one chunk: its 0-based index and running totals for the file."""
+    """Progress after one chunk: its 0-based index and running totals for the file.
+
+    One more call comes right before anything is published, repeating the last chunk's index
+    (0 for a file without records) with the final totals (cross-record rejects included), so
+    a job cancelled after its last chunk still publishes nothing.
+    """
 
     chunk_index: int
     records_read: int
@@ -75,6 +87,7 @@ class _RunState:
     """Mutable totals of one inbound run."""
 
     records_read: int = 0
+    chunks: int = 0
     by_rule: Counter = field(default_factory=Counter)
 
     @property
@@ -85,6 +98,7 @@ class _RunState:
     def record(self, read: int, rejects: pa.Table, rej: WriterSession) -> None:
         """Count one chunk and log its rejects."""
         self.records_read += read
+        self.chunks += 1
         if rejects.num_rows:
             rej.write(rejects)
             self.by_rule.update(_rule_counts(rejects))
@@ -117,6 +131,8 @@ def process_inbound_file(
         with tempfile.TemporaryDirectory(prefix="timesheet-inbound-") as tmp:
             work = Path(tmp)
             state, final = _process(storage, vendor, key, business_date, chunk_size, on_chunk, work)
+            if on_chunk is not None:  # the last chance to stop before anything is published
+                on_chunk(ChunkProgress(max(state.chunks - 1, 0), state.records_read, state.records_rejected))
             return _publish(
                 storage, vendor, state, final, work / "rejects.csv", processed_key, rejects_key
             )
@@ -155,9 +171,14 @@ def _read_validated(
         # Parse the next chunk in a thread while this one is validated (see prefetch.py).
         raws = prefetched(lambda: reader.read_chunks(stream, vendor.input, chunk_size))
         with closing(raws):
-            for raw in raws:
-                valid, rejects = validate_chunk(raw, vendor, business_date)
-                yield valid, rejects, raw.num_rows
+            # validate_chunk is mostly pyarrow kernels that release the GIL: two chunks at once.
+            checked = ordered_map(
+                lambda raw: (*validate_chunk(raw, vendor, business_date), raw.num_rows),
+                raws,
+                VALIDATE_THREADS,
+            )
+            with closing(checked):
+                yield from checked
 
 
 def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: WriterSession) -> Path:

@@ -72,7 +72,8 @@ def export_processed_file(
 ) -> FileOutcome:
     """Write the vendor's outbound file for one processed file; publish it atomically.
 
-    If ``on_chunk`` raises (e.g. JobCancelledError) nothing is published and it propagates.
+    ``on_chunk`` is called after every chunk and once more right before publishing; if it
+    raises (e.g. JobCancelledError) nothing is published and the error propagates.
     """
     writer = get_writer(vendor.output.format)
     out_key = layout.outbound_key(
@@ -84,14 +85,17 @@ def export_processed_file(
             shutil.copyfileobj(source, target, length=1024 * 1024)
         parquet = pq.ParquetFile(local)
         out_path = Path(tmp) / f"outbound{writer.extension}"
-        written = 0
+        written = last_index = 0
         with writer.open(out_path, vendor.output, output_columns(vendor)) as session:
             for index, batch in enumerate(parquet.iter_batches(batch_size=chunk_size)):
                 masked = mask_table(pa.Table.from_batches([batch]), policy, masking_key)
                 session.write(to_vendor_table(masked, vendor))
                 written += batch.num_rows
+                last_index = index
                 if on_chunk is not None:
                     on_chunk(ChunkProgress(index, written, 0))
+        if on_chunk is not None:  # the last chance to stop before the file is published
+            on_chunk(ChunkProgress(last_index, written, 0))
         storage.publish_file(out_path, out_key)
     return FileOutcome(
         records_read=written,

@@ -1,0 +1,111 @@
+"""``timesheet-batch report`` (one report, ad hoc) and ``timesheet-batch tree`` (dependency tree).
+
+``report`` runs in this process by default — no worker needed, the embedded default works —
+and so do the dependents it fires (a DAILY_REPORT brings its DAILY_SUMMARY); ``--enqueue``
+sends it to the workers instead and waits. Either way the job lands in the same tables as a
+scheduled one, and asking again for a report that exists returns it (a failed one reruns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from timesheet_batch.context import FarmContext, get_context
+from timesheet_batch.db import repository as repo
+from timesheet_batch.db.engine import session_scope
+from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
+from timesheet_batch.reports.periods import ReportType
+from timesheet_batch.services import preflight
+from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
+
+
+class ReportWaitTimeout(TimesheetBatchError):
+    """The queued report did not finish in time."""
+
+
+def register(sub) -> None:
+    """Add the ``report`` and ``tree`` subcommands to the CLI's subparsers."""
+    from timesheet_batch.cli.main import _date
+
+    report = sub.add_parser("report", help="generate one report now (ad hoc)")
+    report.add_argument("--type", required=True, choices=[t.value for t in ReportType], dest="report_type")
+    report.add_argument("--date", type=_date, help="a day inside the period (default: yesterday)")
+    report.add_argument("--role", help="role to mask for (default: the first of TIMESHEET_REPORT_ROLES)")
+    report.add_argument("--enqueue", action="store_true", help="run it on the workers and wait")
+    report.add_argument("--timeout", type=float, default=600, metavar="S", help="with --enqueue: wait S seconds")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(handler=cmd_report)
+
+    tree = sub.add_parser("tree", help="the dependency tree of a batch or job")
+    tree.add_argument("id", help="a batch id or a job id")
+    tree.add_argument("--json", action="store_true")
+    tree.set_defaults(handler=cmd_tree)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from timesheet_batch.reports import runner
+    from timesheet_batch.schedule import report_roles
+
+    ctx = get_context()
+    preflight(ctx, broker=args.enqueue)
+    role = args.role or report_roles(ctx.settings)[0]
+    ref = runner.request_report(ctx, report_type_name=args.report_type, role=role, day=args.date)
+    if args.enqueue:
+        from timesheet_batch.report_tasks import publish_report
+
+        if ref.publish or ref.status in (JobStatus.QUEUED, JobStatus.RETRYING):
+            publish_report(ref.job_id)  # a second message is harmless: the claim is fenced
+        _wait(ctx, ref.job_id, args.timeout)
+    else:
+        _run_here(ctx, ref.job_id)
+    return _print_job(ctx, ref.job_id, as_json=args.json)
+
+
+def _run_here(ctx: FarmContext, job_id: str) -> None:
+    """Run the job and, depth first, every dependent it fires, in this process."""
+    from timesheet_batch.reports import runner
+
+    pending = [job_id]
+    while pending:
+        current = pending.pop()
+        runner.run_report(ctx, job_id=current, worker_id="cli", publish=pending.append)
+
+
+def _wait(ctx: FarmContext, job_id: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with session_scope(ctx.database_url) as session:
+            if repo.get_job(session, job_id=job_id).status in TERMINAL_JOB_STATES:
+                return
+        time.sleep(0.2)
+    raise ReportWaitTimeout(f"report job {job_id} did not finish within {timeout_s:.0f}s (are workers running?)")
+
+
+def _print_job(ctx: FarmContext, job_id: str, *, as_json: bool) -> int:
+    with session_scope(ctx.database_url) as session:
+        job = repo.get_job(session, job_id=job_id)
+        data = {"job_id": job.job_id, "report_type": job.report_type, "role": job.role, "status": job.status,
+                "business_date": job.business_date.isoformat(), "records": job.records_processed,
+                "output_file_path": job.output_file_path, "error": job.error_message}
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"{data['report_type']} {data['role']} {data['business_date']}: {data['status']}  {job_id}")
+        print(f"  {data['output_file_path'] or data['error']}", file=sys.stderr)
+    return 0 if data["status"] == JobStatus.COMPLETED else 1
+
+
+def cmd_tree(args: argparse.Namespace) -> int:
+    from timesheet_batch.reports.tree import build_tree, render_tree
+
+    ctx = get_context()
+    preflight(ctx, broker=False)
+    with session_scope(ctx.database_url) as session:
+        root = build_tree(session, root_id=args.id)
+        if root is None:
+            raise ConfigurationError(f"no batch or job with id {args.id!r}")
+    print(json.dumps(root.as_dict(), indent=2) if args.json else render_tree(root))
+    return 0
