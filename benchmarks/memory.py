@@ -68,7 +68,8 @@ def _make_input(root: Path, size_mb: int, catalog) -> tuple[str, int]:
         written, index = 0, 0
         while written < size_mb * 1024 * 1024:
             # A distinct provider prefix per part keeps the cross-record rules realistic.
-            chunk = (b"\n" + body).replace(b"\nP", b"\nK%03dP" % index)[1:]
+            prefix = b"K%03dP" % index  # ids may be quoted ("P…") or not (P…)
+            chunk = (b"\n" + body).replace(b'\n"P', b'\n"' + prefix).replace(b"\nP", b"\n" + prefix)[1:]
             out.write(chunk if chunk.endswith(b"\n") else chunk + b"\n")
             written, index = written + len(chunk), index + 1
     storage.delete(part.key)

@@ -6,6 +6,7 @@ free loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -109,8 +110,6 @@ class PostgresServer:
         self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)

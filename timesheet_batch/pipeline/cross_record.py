@@ -27,7 +27,7 @@ Design (bounded memory for any file size):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +49,26 @@ PARTITION_ROWS = 500_000
 KEY_COLUMNS = ["provider_id", "recipient_id", "work_date", "service_code", "hours", "record_number"]
 
 
-def find_cross_record_rejects(spool: ValidSpool, spill_dir: Path) -> tuple[np.ndarray, pa.Table]:
-    """(sorted rejected record numbers, their reject rows) for the records in ``spool``."""
+def find_cross_record_rejects(
+    spool: ValidSpool, spill_dir: Path, sink: Callable[[pa.Table], None] | None = None
+) -> tuple[np.ndarray, pa.Table]:
+    """(sorted rejected record numbers, their reject rows) for the records in ``spool``.
+
+    With ``sink``, each partition's reject rows go to it as soon as they are known and the
+    returned table is empty: a file with many rejects then never holds them all in memory.
+    """
     numbers: list[np.ndarray] = []
     rejects: list[pa.Table] = []
     for keys in _partitions(spool, spill_dir):
         part_numbers, part_rejects = _group_rules(keys)
         numbers.append(part_numbers)
-        rejects.append(part_rejects)
+        if sink is None:
+            rejects.append(part_rejects)
+        elif part_rejects.num_rows:
+            sink(part_rejects)
     if not numbers:
         return np.empty(0, np.int64), empty_rejects()
-    return np.sort(np.concatenate(numbers)), pa.concat_tables(rejects)
+    return np.sort(np.concatenate(numbers)), pa.concat_tables(rejects or [empty_rejects()])
 
 
 def _partitions(spool: ValidSpool, spill_dir: Path) -> Iterator[pa.Table]:

@@ -183,10 +183,11 @@ def _read_validated(
 
 def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: WriterSession) -> Path:
     """Apply the whole-file rules and write the processed Parquet file; its path."""
-    rejected, rejects = find_cross_record_rejects(spool, work)
-    if rejects.num_rows:
+    def log_rejects(rejects: pa.Table) -> None:
         rej.write(rejects)
         state.by_rule.update(_rule_counts(rejects))
+
+    rejected, _ = find_cross_record_rejects(spool, work, sink=log_rejects)
     final_path = work / "processed.parquet"
     with pq.ParquetWriter(final_path, CANONICAL_SCHEMA, **PROCESSED_PARQUET_OPTIONS) as writer:
         for chunk in spool.chunks():
