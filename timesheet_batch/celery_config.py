@@ -18,6 +18,9 @@ PRIORITY_QUEUES: tuple[str, ...] = ("high", "medium", "low")
 #: Longest a file task may run before it is killed; the broker must not redeliver sooner.
 FILE_TASK_HARD_LIMIT_S = 60 * 60
 FILE_TASK_SOFT_LIMIT_S = 55 * 60
+#: Bookkeeping tasks (discover, summarize, sweep) are short; a stuck one must not hold a slot.
+BOOKKEEPING_SOFT_LIMIT_S = 5 * 60
+BOOKKEEPING_HARD_LIMIT_S = 6 * 60
 #: Redis redelivers an unacked message after this long: above every hard time limit.
 VISIBILITY_TIMEOUT_S = 2 * FILE_TASK_HARD_LIMIT_S
 #: Results must outlive a window (and the next one) for Flower and chord bookkeeping.

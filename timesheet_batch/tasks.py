@@ -19,7 +19,12 @@ from celery import Task, signals
 
 from timesheet_batch import dead_letter, jobrunner, shutdown, summary, sweeper
 from timesheet_batch.celery_app import app
-from timesheet_batch.celery_config import FILE_TASK_HARD_LIMIT_S, FILE_TASK_SOFT_LIMIT_S
+from timesheet_batch.celery_config import (
+    BOOKKEEPING_HARD_LIMIT_S,
+    BOOKKEEPING_SOFT_LIMIT_S,
+    FILE_TASK_HARD_LIMIT_S,
+    FILE_TASK_SOFT_LIMIT_S,
+)
 from timesheet_batch.context import get_context
 from timesheet_batch.discovery import discover_window
 from timesheet_batch.dispatch import dispatch_batch, publish_job
@@ -102,7 +107,11 @@ def export_file(self: Task, key: str, job_id: str | None = None) -> dict:
     return _run_file_task(self, key, job_id)
 
 
-@app.task(name="timesheet_batch.summarize_batch", bind=True, acks_late=True, max_retries=5)
+_BOOKKEEPING = {"bind": True, "acks_late": True, "soft_time_limit": BOOKKEEPING_SOFT_LIMIT_S,
+                "time_limit": BOOKKEEPING_HARD_LIMIT_S}
+
+
+@app.task(name="timesheet_batch.summarize_batch", max_retries=5, **_BOOKKEEPING)
 def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | None:
     """Chord callback: record and write the batch summary (once per batch).
 
@@ -126,7 +135,7 @@ def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | No
     return {"batch_id": batch_id, "status": result.status, "dependents": dependents}
 
 
-@app.task(name="timesheet_batch.discover", bind=True, acks_late=True, max_retries=5)
+@app.task(name="timesheet_batch.discover", max_retries=5, **_BOOKKEEPING)
 def discover(self: Task, window: str, date: str | None = None) -> dict:
     """Record the window's batch and jobs (idempotent) and dispatch them."""
     ctx = get_context()
@@ -152,7 +161,7 @@ def _end_grace_period(**_) -> None:
     shutdown.clear()
 
 
-@app.task(name="timesheet_batch.sweep", bind=True, acks_late=True, ignore_result=True)
+@app.task(name="timesheet_batch.sweep", ignore_result=True, **_BOOKKEEPING)
 def sweep(self: Task) -> dict:
     """Re-dispatch jobs whose worker or message was lost; fire lost summaries."""
     from timesheet_batch.queues import broker_depths
