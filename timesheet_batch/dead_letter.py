@@ -17,10 +17,11 @@ from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
-from timesheet_batch.states import JobStatus, JobType
+from timesheet_batch.dispatch import publish_job
+from timesheet_batch.job_types import task_name_for
+from timesheet_batch.states import JobStatus
 
 DEAD_QUEUE = Queue("dead", Exchange("dead", type="direct"), routing_key="dead")
-_TASK_OF = {JobType.PROCESS_FILE: "timesheet_batch.process_file", JobType.EXPORT_FILE: "timesheet_batch.export_file"}
 
 
 def park(app, *, task_name: str, key: str, job_id: str) -> None:
@@ -35,7 +36,7 @@ def park(app, *, task_name: str, key: str, job_id: str) -> None:
 
 def park_job(app, job: repo.QueuedJob) -> None:
     """Park a job the sweeper found DEAD."""
-    park(app, task_name=_TASK_OF[job.job_type], key=job.input_key, job_id=job.job_id)
+    park(app, task_name=task_name_for(job.job_type), key=job.input_key, job_id=job.job_id)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def replay(app, ctx: FarmContext, *, job_ids: list[str] | None) -> list[str]:
             if reset.rowcount == 1:
                 replayed.append((job.job_id, job.input_file_path, job.priority or "low", job.report_type))
     for job_id, key, priority, job_type in replayed:
-        app.send_task(_TASK_OF[job_type], args=[key], kwargs={"job_id": job_id}, queue=priority)
+        publish_job(repo.QueuedJob(job_id, key, priority, job_type))
     _drop_messages(app, {job_id for job_id, *_ in replayed})
     return [job_id for job_id, *_ in replayed]
 

@@ -16,7 +16,8 @@ from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
-from timesheet_batch.states import JobStatus, JobType, Window
+from timesheet_batch.job_types import FILE_JOB_TYPES
+from timesheet_batch.states import TERMINAL_JOB_STATES, JobType, Window
 from timesheet_batch.storage import layout
 from timesheet_batch.vendors import VendorCatalog
 
@@ -54,7 +55,7 @@ def _record(ctx: FarmContext, window: str, business_date: dt.date, files: list[r
         batch = repo.get_or_create_batch(session, window=window, business_date=business_date)
         queued = repo.add_jobs(session, batch=batch, jobs=files)
         counts = repo.job_counts(session, batch_id=batch.id)
-        unfinished = sum(n for s, n in counts.items() if s not in _TERMINAL)
+        unfinished = sum(n for s, n in counts.items() if s not in TERMINAL_JOB_STATES)
         return DiscoveryResult(
             batch_id=batch.id,
             business_date=business_date,
@@ -63,9 +64,6 @@ def _record(ctx: FarmContext, window: str, business_date: dt.date, files: list[r
             queued=queued,
             summary_due=unfinished == 0 and batch.summarized_at is None,
         )
-
-
-_TERMINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DEAD}
 
 
 def list_window_files(ctx: FarmContext, *, window: str, business_date: dt.date) -> list[repo.NewJob]:
@@ -92,7 +90,7 @@ def describe_file(
         vendor = catalog.get(layout.parse_file_key(key).vendor_id)
     except TimesheetBatchError as exc:
         return repo.NewJob(job_type, key, None, "low", None, None, failed_reason=str(exc), fingerprint=fingerprint)
-    side = vendor.input if job_type == JobType.PROCESS_FILE else vendor.output
+    side = getattr(vendor, FILE_JOB_TYPES[job_type].profile_side)
     return repo.NewJob(job_type, key, vendor.id, vendor.priority, side.format, vendor.role, fingerprint=fingerprint)
 
 

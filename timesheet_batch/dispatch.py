@@ -12,7 +12,7 @@ from celery import chord
 
 from timesheet_batch.db.repository import QueuedJob
 from timesheet_batch.discovery import DiscoveryResult
-from timesheet_batch.states import JobType
+from timesheet_batch.job_types import task_name_for
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,10 @@ def dispatch_batch(result: DiscoveryResult) -> int:
 
 
 def _signature(job: QueuedJob):
-    from timesheet_batch.tasks import export_file, process_file
+    from timesheet_batch.celery_app import app
 
-    task = process_file if job.job_type == JobType.PROCESS_FILE else export_file
-    return task.si(job.input_key, job_id=job.job_id).set(queue=job.priority)
+    return app.signature(task_name_for(job.job_type), args=(job.input_key,), kwargs={"job_id": job.job_id},
+                         queue=job.priority, immutable=True)
 
 
 def publish_job(job: QueuedJob) -> None:

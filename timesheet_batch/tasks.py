@@ -172,6 +172,12 @@ def sweep(self: Task) -> dict:
             "dead": len(report.dead), "summarized": len(report.summarized)}
 
 
+@app.task(name="timesheet_batch.ping", acks_late=True)
+def ping() -> str:
+    """Does nothing: a health check, and the no-op reference of the benchmarks."""
+    return "pong"
+
+
 def today(timezone: str) -> dt.date:
     """The business date now, in the farm's time zone."""
     return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
