@@ -50,10 +50,12 @@ def sweep(
     publish: Callable[[repo.QueuedJob], None],
     queue_depths: Mapping[str, int] | None,
     park: Callable[[repo.QueuedJob], None] | None = None,
+    after_summary: Callable[[str], object] | None = None,
     now: dt.datetime | None = None,
 ) -> SweepReport:
     """One sweep. ``publish`` sends one job's message; ``park`` puts a DEAD one in the
-    dead-letter queue; ``queue_depths`` maps priority → messages waiting.
+    dead-letter queue; ``after_summary`` fires a batch's dependents once the sweeper
+    summarised it; ``queue_depths`` maps priority → messages waiting.
 
     A QUEUED job whose message has not run for ``TIMESHEET_LOST_AFTER_S`` while its queue is
     empty is taken as lost.
@@ -75,6 +77,8 @@ def sweep(
     for batch_id in _unsummarized_batches(ctx):
         if summary.summarize_batch(ctx, batch_id=batch_id) is not None:
             report.summarized.append(batch_id)
+            if after_summary is not None:
+                after_summary(batch_id)
     if report:
         log.warning("sweep: %d expired lease(s), %d lost message(s), %d dead, %d summary(ies)",
                     len(report.expired), len(report.redispatched), len(report.dead), len(report.summarized))

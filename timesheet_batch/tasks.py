@@ -165,9 +165,10 @@ def _end_grace_period(**_) -> None:
 def sweep(self: Task) -> dict:
     """Re-dispatch jobs whose worker or message was lost; fire lost summaries."""
     from timesheet_batch.queues import broker_depths
+    from timesheet_batch.report_tasks import fire_after_batch
 
     report = sweeper.sweep(get_context(), publish=publish_job, queue_depths=broker_depths(),
-                           park=functools.partial(dead_letter.park_job, self.app))
+                           park=functools.partial(dead_letter.park_job, self.app), after_summary=fire_after_batch)
     return {"expired": len(report.expired), "redispatched": len(report.redispatched),
             "dead": len(report.dead), "summarized": len(report.summarized)}
 

@@ -71,12 +71,24 @@ def cmd_status(args: argparse.Namespace) -> int:
             return render.batches(batches, as_json=args.json)
         batch = repo.get_batch(session, batch_id=args.id)
         if batch is not None:
-            jobs = repo.batch_jobs(session, batch_id=batch.id)
-            return render.batch_detail(batch, jobs, as_json=args.json)
-        job = repo.get_job(session, job_id=args.id)
-        if job is None:
-            raise ConfigurationError(f"no batch or job with id {args.id!r}")
-        return render.job_detail(job, as_json=args.json)
+            render.batch_detail(batch, repo.batch_jobs(session, batch_id=batch.id), as_json=args.json)
+        else:
+            job = repo.get_job(session, job_id=args.id)
+            if job is None:
+                raise ConfigurationError(f"no batch or job with id {args.id!r}")
+            render.job_detail(job, as_json=args.json)
+        if not args.json:
+            _print_dependents(session, args.id)
+        return 0
+
+
+def _print_dependents(session, root_id: str) -> None:
+    """The jobs this batch or job fired (dependency rules), as a tree."""
+    from timesheet_batch.reports.tree import build_tree, render_tree
+
+    tree = build_tree(session, root_id=root_id)
+    if tree is not None and tree.children:
+        print("dependents:\n" + render_tree(tree))
 
 
 def cmd_queue_status(args: argparse.Namespace) -> int:
@@ -161,12 +173,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from timesheet_batch.dead_letter import park_job
     from timesheet_batch.dispatch import publish_job
     from timesheet_batch.queues import broker_depths
+    from timesheet_batch.report_tasks import fire_after_batch
     from timesheet_batch.sweeper import sweep
 
     ctx = get_context()
     preflight(ctx)
     report = sweep(ctx, publish=publish_job, queue_depths=broker_depths(),
-                   park=functools.partial(park_job, app))
+                   park=functools.partial(park_job, app), after_summary=fire_after_batch)
     if args.json:
         print(json.dumps(vars(report), indent=2))
     else:

@@ -107,7 +107,7 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
         if done == batch.total_files:
             all_done_since = all_done_since or time.monotonic()
             if time.monotonic() - all_done_since > LOST_SUMMARY_GRACE_S:
-                summaries.summarize_batch(ctx, batch_id=batch_id)
+                _summarize_lost(ctx, batch_id)
         else:
             all_done_since = None
         if time.monotonic() > next_sweep:  # no beat may be running: recover lost work here too
@@ -122,15 +122,24 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
         time.sleep(0.2)
 
 
+def _summarize_lost(ctx: FarmContext, batch_id: str) -> None:
+    """The chord callback never came: summarise here, and fire the batch's dependents."""
+    from timesheet_batch.report_tasks import fire_after_batch
+
+    if summaries.summarize_batch(ctx, batch_id=batch_id) is not None:
+        fire_after_batch(batch_id)
+
+
 def _sweep(ctx: FarmContext) -> None:
     from timesheet_batch.celery_app import app
     from timesheet_batch.dead_letter import park_job
     from timesheet_batch.dispatch import publish_job
     from timesheet_batch.queues import broker_depths
+    from timesheet_batch.report_tasks import fire_after_batch
     from timesheet_batch.sweeper import sweep
 
     sweep(ctx, publish=publish_job, queue_depths=broker_depths(),
-                   park=functools.partial(park_job, app))
+                   park=functools.partial(park_job, app), after_summary=fire_after_batch)
 
 
 def _print_summary(batch, jobs) -> None:

@@ -70,7 +70,10 @@ class _PrefixedStream(io.RawIOBase):
 
 
 def _peek_header(stream: BinaryIO, encoding: str, delimiter: str) -> tuple[bytes, list[str], int]:
-    """(peeked bytes, header names, estimated bytes per row); names empty for an empty file."""
+    """(peeked bytes, header names, estimated bytes per row).
+
+    Names are empty for an empty file; bytes per row is 0 for a header with no record.
+    """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     prefix, text = b"", ""
     while "\n" not in text and len(prefix) < _MAX_HEADER_BYTES:
@@ -86,13 +89,15 @@ def _peek_header(stream: BinaryIO, encoding: str, delimiter: str) -> tuple[bytes
         raise UnreadableFileError("no line break in the first 1 MB: not a CSV file")
     line, newline, rest = text.removeprefix("\ufeff").partition("\n")
     line = line.rstrip("\r")
-    if not line.strip() or not (newline and rest.strip()):
-        return prefix, [], 0  # empty, or a header with no record after it
+    if not line.strip():
+        return prefix, [], 0  # an empty file
     if "\x00" in line:
         raise UnreadableFileError("the header holds NUL bytes: binary data, not a CSV file")
     names = next(csv.reader([line], delimiter=delimiter))
     if any(not name.strip() for name in names) or len(set(names)) != len(names):
         raise UnreadableFileError("the header has empty or repeated column names")
+    if not (newline and rest.strip()):
+        return prefix, names, 0  # a header with no record after it
     row_bytes = max(16, len(prefix) // max(1, prefix.count(b"\n")))
     return prefix, names, row_bytes
 
@@ -146,6 +151,10 @@ class CsvReader:
         prefix, names, row_bytes = _peek_header(stream, options.encoding, options.delimiter)
         if not names:
             return
+        if not row_bytes:
+            # Header only: still show the columns, so a file of the wrong shape fails.
+            yield _empty_table(names)
+            return
         block = min(_MAX_BLOCK, max(_MIN_BLOCK, row_bytes * chunk_size))
         source = _PrefixedStream(prefix, stream)
         encoding = _arrow_encoding(options.encoding)
@@ -168,6 +177,11 @@ class CsvReader:
                 yield table.append_column(RECORD_NUMBER, pa.array(numbers))
         except (pa.ArrowException, UnicodeError) as exc:
             raise UnreadableFileError(_describe(exc, options.encoding)) from None
+
+
+def _empty_table(names: list[str]) -> pa.Table:
+    columns = {name: pa.array([], pa.string()) for name in names}
+    return pa.table({**columns, RECORD_NUMBER: pa.array([], pa.int64())})
 
 
 def neutralise_formulas(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -102,8 +102,8 @@ class _ChunkCheck:
         return matches
 
 
-def _mapped_columns(raw: pa.Table, vendor: VendorProfile) -> dict[str, pa.Array]:
-    """Canonical name -> trimmed string column, empty values as null."""
+def _require_columns(raw: pa.Table, vendor: VendorProfile) -> None:
+    """A file without a required vendor column is the wrong shape: it fails whole."""
     missing = [
         vendor.fields[f]
         for f in CANONICAL_INPUT_FIELDS
@@ -113,6 +113,10 @@ def _mapped_columns(raw: pa.Table, vendor: VendorProfile) -> dict[str, pa.Array]
     ]
     if missing:
         raise UnreadableFileError(f"the file has no column(s) {missing} for vendor {vendor.id}")
+
+
+def _mapped_columns(raw: pa.Table, vendor: VendorProfile) -> dict[str, pa.Array]:
+    """Canonical name -> trimmed string column, empty values as null."""
     values = {}
     for field in CANONICAL_INPUT_FIELDS:
         name = vendor.fields.get(field)
@@ -252,6 +256,7 @@ def validate_chunk(
     raw: pa.Table, vendor: VendorProfile, business_date: dt.date
 ) -> tuple[pa.Table, pa.Table]:
     """(valid canonical records, rejects) for one chunk read by a reader."""
+    _require_columns(raw, vendor)
     if raw.num_rows == 0:
         return CANONICAL_SCHEMA.empty_table(), empty_rejects()
     numbers = raw.column(RECORD_NUMBER).combine_chunks().cast(pa.int64())
