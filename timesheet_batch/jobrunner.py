@@ -18,6 +18,7 @@ from timesheet_batch.db.engine import session_scope
 from timesheet_batch.discovery import describe_file, job_type_for_key
 from timesheet_batch.errors import BadFileError, JobCancelledError, JobHandedBackError
 from timesheet_batch.lease import LeaseKeeper
+from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.retry_policy import is_transient
 from timesheet_batch.states import JobStatus, JobType
 from timesheet_batch.storage import layout
@@ -110,9 +111,11 @@ def _execute(ctx: FarmContext, job, held: ClaimedJob, lease: LeaseKeeper) -> pip
     business_date = job.business_date or key.business_date
     on_chunk = _progress_recorder(ctx, held, lease)
     if job.report_type == JobType.PROCESS_FILE:
+        checkpoint = ChunkCheckpoint(ctx.storage, job_id=job.job_id, content=job.content_fingerprint,
+                                     may_resume=held.attempts > 1 or job.retry_count > 0)
         return pipeline.process_inbound_file(
             storage=ctx.storage, vendor=vendor, key=job.input_file_path, business_date=business_date,
-            chunk_size=ctx.settings.chunk_size, on_chunk=on_chunk,
+            chunk_size=ctx.settings.chunk_size, on_chunk=on_chunk, checkpoint=checkpoint,
         )
     return pipeline.export_processed_file(
         storage=ctx.storage, vendor=vendor, policy=ctx.catalog.masking_for(vendor.role),

@@ -17,6 +17,8 @@ so the nightly export cannot pick up data that no longer stands.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import logging
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,6 +34,7 @@ from timesheet_batch.errors import BadFileError, RejectLimitExceededError
 from timesheet_batch.formats import get_reader
 from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.csv_format import CsvWriter
+from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
 from timesheet_batch.pipeline.prefetch import ordered_map, prefetched
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
@@ -41,6 +44,7 @@ from timesheet_batch.storage import layout
 from timesheet_batch.storage.base import Storage
 from timesheet_batch.vendors.profile import FormatOptions, VendorProfile
 
+log = logging.getLogger(__name__)
 _REJECTS_OPTIONS = FormatOptions(format="csv")
 #: Records per chunk. Measured on 1M ACME records (2 cores): 100k was fastest (50k ~10-20%
 #: slower, 200k no faster) and peak RSS stays under 500 MB.
@@ -117,12 +121,15 @@ def process_inbound_file(
     business_date: dt.date,
     chunk_size: int,
     on_chunk: Callable[[ChunkProgress], None] | None = None,
+    checkpoint: ChunkCheckpoint | None = None,
 ) -> FileOutcome:
     """Validate and map one inbound file; publish processed and rejects outputs.
 
     Raises UnreadableFileError (bad bytes, wrong shape), RejectLimitExceededError (more than
     ``vendor.max_reject_ratio`` of the records rejected) or whatever ``on_chunk`` raises
-    (e.g. JobCancelledError); in those cases no processed output is published.
+    (e.g. JobCancelledError); in those cases no processed output is published. With a
+    ``checkpoint`` every chunk is committed as it is done and a rerun resumes after the
+    last committed chunk (see checkpoint.py).
     """
     file_name = key.rsplit("/", 1)[-1]
     processed_key = layout.processed_key(business_date, vendor.id, file_name)
@@ -130,46 +137,72 @@ def process_inbound_file(
     try:
         with tempfile.TemporaryDirectory(prefix="timesheet-inbound-") as tmp:
             work = Path(tmp)
-            state, final = _process(storage, vendor, key, business_date, chunk_size, on_chunk, work)
+            reading = _Reading(storage, vendor, key, business_date, chunk_size, checkpoint)
+            state, final = _process(reading, on_chunk, work)
             if on_chunk is not None:  # the last chance to stop before anything is published
                 on_chunk(ChunkProgress(max(state.chunks - 1, 0), state.records_read, state.records_rejected))
-            return _publish(
+            outcome = _publish(
                 storage, vendor, state, final, work / "rejects.csv", processed_key, rejects_key
             )
     except BadFileError as exc:
         if exc.key is None:
             exc.key = key
+        if checkpoint is not None:  # the file itself is bad: a rerun must start afresh
+            checkpoint.clear()
         raise
+    if checkpoint is not None:
+        checkpoint.clear()
+    return outcome
 
 
-def _process(storage, vendor, key, business_date, chunk_size, on_chunk, work):
+@dataclass(frozen=True)
+class _Reading:
+    """What one inbound run reads, and where it commits its chunks."""
+
+    storage: Storage
+    vendor: VendorProfile
+    key: str
+    business_date: dt.date
+    chunk_size: int
+    checkpoint: ChunkCheckpoint | None
+
+
+def _process(reading: _Reading, on_chunk, work: Path):
     """Read, validate, spool and cross-check the file inside ``work``; (totals, Parquet path)."""
     state = _RunState()
     spool = ValidSpool(work / "valid.parquet")
+    checkpoint = reading.checkpoint
+    resumed = checkpoint.committed() if checkpoint is not None else 0
     try:
-        with (
-            CsvWriter().open(work / "rejects.csv", _REJECTS_OPTIONS, REJECT_COLUMNS) as rej,
-            closing(_read_validated(storage, vendor, key, business_date, chunk_size)) as chunks,
-        ):
-            for index, (valid, rejects, read) in enumerate(chunks):
-                spool.append(valid)
-                state.record(read, rejects, rej)
-                if on_chunk is not None:
-                    on_chunk(ChunkProgress(index, state.records_read, state.records_rejected))
+        with CsvWriter().open(work / "rejects.csv", _REJECTS_OPTIONS, REJECT_COLUMNS) as rej:
+            if resumed:
+                log.info("%s: resuming after %d committed chunk(s)", reading.key, resumed)
+                for valid, rejects, read in checkpoint.load(resumed):
+                    spool.append(valid)
+                    state.record(read, rejects, rej)
+            with closing(_read_validated(reading, skip=resumed)) as chunks:
+                for index, (valid, rejects, read) in enumerate(chunks, start=resumed):
+                    spool.append(valid)
+                    state.record(read, rejects, rej)
+                    if checkpoint is not None:
+                        checkpoint.offer(index, valid, rejects, read)
+                    if on_chunk is not None:
+                        on_chunk(ChunkProgress(index, state.records_read, state.records_rejected))
             spool.finish()
             return state, _write_processed(spool, work, state, rej)
     finally:
         spool.close()
 
 
-def _read_validated(
-    storage: Storage, vendor: VendorProfile, key: str, business_date: dt.date, chunk_size: int
-) -> Iterator[tuple[pa.Table, pa.Table, int]]:
-    """(valid, rejects, records read) per chunk of the file."""
+def _read_validated(reading: _Reading, *, skip: int) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+    """(valid, rejects, records read) per chunk of the file, after the first ``skip`` chunks."""
+    vendor, chunk_size = reading.vendor, reading.chunk_size
+    business_date = reading.business_date
     reader = get_reader(vendor.input.format)
-    with storage.open_read(key) as stream:
+    with reading.storage.open_read(reading.key) as stream:
         # Parse the next chunk in a thread while this one is validated (see prefetch.py).
-        raws = prefetched(lambda: reader.read_chunks(stream, vendor.input, chunk_size))
+        # Committed chunks are parsed (to keep record numbers and boundaries) but not validated.
+        raws = prefetched(lambda: itertools.islice(reader.read_chunks(stream, vendor.input, chunk_size), skip, None))
         with closing(raws):
             # validate_chunk is mostly pyarrow kernels that release the GIL: two chunks at once.
             checked = ordered_map(

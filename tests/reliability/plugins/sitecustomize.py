@@ -26,3 +26,32 @@ if _POISON:
             return real(key=key, **kwargs)
 
         pipeline.process_inbound_file = crashing
+
+
+_CRASH_AT = os.environ.get("TSB_CRASH_AT_CHUNK")
+_CRASH_MARKER = os.environ.get("TSB_CRASH_MARKER")
+
+if _CRASH_AT and _CRASH_MARKER:
+    from celery import signals
+
+    @signals.worker_process_init.connect
+    def _arm_mid_file_crash(**_):
+        """The first run to reach chunk ``TSB_CRASH_AT_CHUNK`` of any file dies there, once."""
+        import signal
+        from pathlib import Path
+
+        from timesheet_batch import pipeline
+
+        real = pipeline.process_inbound_file
+
+        def crashing_once(*, on_chunk=None, **kwargs):
+            def watched(progress):
+                if progress.chunk_index == int(_CRASH_AT) and not Path(_CRASH_MARKER).exists():
+                    Path(_CRASH_MARKER).write_text("crashed")
+                    os.kill(os.getpid(), signal.SIGKILL)
+                if on_chunk is not None:
+                    on_chunk(progress)
+
+            return real(on_chunk=watched, **kwargs)
+
+        pipeline.process_inbound_file = crashing_once
