@@ -8,7 +8,8 @@ dispatch each job at most once between them; a duplicate message would be harmle
 1. PROCESSING jobs whose lease expired: the worker died. They go back to RETRYING and are
    dispatched again (or DEAD when their attempts are spent).
 2. QUEUED / RETRYING jobs dispatched long ago while their priority's queue is empty: the
-   message was lost (e.g. Redis restarted without persistence). They are dispatched again.
+   message was lost (e.g. Redis restarted without persistence). They are dispatched again;
+   report jobs the same way, through ``generate_report``.
 3. Batches whose jobs are all terminal but that have no summary: the chord was lost.
 """
 
@@ -26,6 +27,7 @@ from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import Batch, BatchJob
+from timesheet_batch.job_types import FILE_JOB_TYPES
 from timesheet_batch.retry_policy import Backoff
 from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
 
@@ -51,11 +53,13 @@ def sweep(
     queue_depths: Mapping[str, int] | None,
     park: Callable[[repo.QueuedJob], None] | None = None,
     after_summary: Callable[[str], object] | None = None,
+    publish_report: Callable[[str], None] | None = None,
     now: dt.datetime | None = None,
 ) -> SweepReport:
     """One sweep. ``publish`` sends one job's message; ``park`` puts a DEAD one in the
     dead-letter queue; ``after_summary`` fires a batch's dependents once the sweeper
-    summarised it; ``queue_depths`` maps priority → messages waiting.
+    summarised it; ``publish_report`` re-sends a report job whose message was lost;
+    ``queue_depths`` maps priority → messages waiting.
 
     A QUEUED job whose message has not run for ``TIMESHEET_LOST_AFTER_S`` while its queue is
     empty is taken as lost.
@@ -69,11 +73,15 @@ def sweep(
         _expired_leases(session, ctx, now, report, to_publish, to_park)
         retry_wait_s = lost_after_s + Backoff.from_settings(ctx.settings).cap_s
         _lost_messages(session, now, lost_after_s, retry_wait_s, queue_depths or {}, report, to_publish)
+        lost_reports = _lost_reports(session, now, retry_wait_s, queue_depths or {}, report)
     for job in to_publish:
         publish(job)
     for job in to_park:
         if park is not None:
             park(job)
+    for job_id in lost_reports:
+        if publish_report is not None:
+            publish_report(job_id)
     for batch_id in _unsummarized_batches(ctx):
         if summary.summarize_batch(ctx, batch_id=batch_id) is not None:
             report.summarized.append(batch_id)
@@ -124,12 +132,34 @@ def _lost_messages(session, now, lost_after_s: float, retry_wait_s: float, depth
             out.append(_queued(job))
 
 
-def _swap(session, job: BatchJob, *, expected_dispatched_at=None, **values) -> bool:
-    """Compare-and-set on (version, status[, dispatched_at]): True for exactly one sweeper."""
+def _lost_reports(session, now, wait_s: float, depths, report: SweepReport) -> list[str]:
+    """Report jobs (they run in ``high``) queued long ago while ``high`` is empty: re-send them.
+
+    Report jobs carry no dispatch time; their last change (``updated_at``) stands in for it.
+    """
+    if depths.get("high", 0) > 0:
+        return []
+    stmt = select(BatchJob).where(
+        BatchJob.report_type.not_in(list(FILE_JOB_TYPES)),
+        BatchJob.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]),
+        BatchJob.updated_at < now - dt.timedelta(seconds=wait_s),
+    )
+    lost = []
+    for job in session.scalars(stmt).all():
+        if _swap(session, job, expected_updated_at=job.updated_at):
+            report.redispatched.append(job.job_id)
+            lost.append(job.job_id)
+    return lost
+
+
+def _swap(session, job: BatchJob, *, expected_dispatched_at=None, expected_updated_at=None, **values) -> bool:
+    """Compare-and-set on (version, status[, dispatched_at | updated_at]): True for exactly one sweeper."""
     stmt = update(BatchJob).where(BatchJob.id == job.id, BatchJob.version == job.version,
                                   BatchJob.status == job.status)
     if expected_dispatched_at is not None:
         stmt = stmt.where(BatchJob.dispatched_at == expected_dispatched_at)
+    if expected_updated_at is not None:
+        stmt = stmt.where(BatchJob.updated_at == expected_updated_at)
     result = session.execute(stmt.values(updated_at=repo.utc_now(), **values)
                              .execution_options(synchronize_session=False))
     return result.rowcount == 1

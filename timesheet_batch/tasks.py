@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import logging
 import os
 import zoneinfo
 
 from celery import Task, signals
 
-from timesheet_batch import dead_letter, jobrunner, shutdown, summary, sweeper
+from timesheet_batch import dead_letter, jobrunner, shutdown, summary
 from timesheet_batch.celery_app import app
 from timesheet_batch.celery_config import (
     BOOKKEEPING_HARD_LIMIT_S,
@@ -27,9 +26,10 @@ from timesheet_batch.celery_config import (
 )
 from timesheet_batch.context import get_context
 from timesheet_batch.discovery import discover_window
-from timesheet_batch.dispatch import dispatch_batch, publish_job
+from timesheet_batch.dispatch import dispatch_batch
 from timesheet_batch.errors import TimesheetBatchError
 from timesheet_batch.retry_policy import Backoff, is_transient
+from timesheet_batch.sweep_runner import sweep_once
 
 log = logging.getLogger(__name__)
 #: Retries of a task that could not even claim its job (database down): about 8 minutes.
@@ -164,11 +164,7 @@ def _end_grace_period(**_) -> None:
 @app.task(name="timesheet_batch.sweep", ignore_result=True, **_BOOKKEEPING)
 def sweep(self: Task) -> dict:
     """Re-dispatch jobs whose worker or message was lost; fire lost summaries."""
-    from timesheet_batch.queues import broker_depths
-    from timesheet_batch.report_tasks import fire_after_batch
-
-    report = sweeper.sweep(get_context(), publish=publish_job, queue_depths=broker_depths(),
-                           park=functools.partial(dead_letter.park_job, self.app), after_summary=fire_after_batch)
+    report = sweep_once(get_context())
     return {"expired": len(report.expired), "redispatched": len(report.redispatched),
             "dead": len(report.dead), "summarized": len(report.summarized)}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 
@@ -169,17 +168,11 @@ def cmd_dead_letter_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from timesheet_batch.celery_app import app
-    from timesheet_batch.dead_letter import park_job
-    from timesheet_batch.dispatch import publish_job
-    from timesheet_batch.queues import broker_depths
-    from timesheet_batch.report_tasks import fire_after_batch
-    from timesheet_batch.sweeper import sweep
+    from timesheet_batch.sweep_runner import sweep_once
 
     ctx = get_context()
     preflight(ctx)
-    report = sweep(ctx, publish=publish_job, queue_depths=broker_depths(),
-                   park=functools.partial(park_job, app), after_summary=fire_after_batch)
+    report = sweep_once(ctx)
     if args.json:
         print(json.dumps(vars(report), indent=2))
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -19,6 +18,7 @@ from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
 from timesheet_batch.local_workers import LocalWorkers
 from timesheet_batch.services import preflight
 from timesheet_batch.states import TERMINAL_JOB_STATES, BatchStatus
+from timesheet_batch.sweep_runner import sweep_once
 
 SAMPLE_FILES = 48
 SAMPLE_RECORDS = 1_000
@@ -111,7 +111,7 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
         else:
             all_done_since = None
         if time.monotonic() > next_sweep:  # no beat may be running: recover lost work here too
-            _sweep(ctx)
+            sweep_once(ctx)
             next_sweep = time.monotonic() + ctx.settings.sweep_interval_s
         if workers is not None and not workers.alive():
             bar.finish()
@@ -128,18 +128,6 @@ def _summarize_lost(ctx: FarmContext, batch_id: str) -> None:
 
     if summaries.summarize_batch(ctx, batch_id=batch_id) is not None:
         fire_after_batch(batch_id)
-
-
-def _sweep(ctx: FarmContext) -> None:
-    from timesheet_batch.celery_app import app
-    from timesheet_batch.dead_letter import park_job
-    from timesheet_batch.dispatch import publish_job
-    from timesheet_batch.queues import broker_depths
-    from timesheet_batch.report_tasks import fire_after_batch
-    from timesheet_batch.sweeper import sweep
-
-    sweep(ctx, publish=publish_job, queue_depths=broker_depths(),
-                   park=functools.partial(park_job, app), after_summary=fire_after_batch)
 
 
 def _print_summary(batch, jobs) -> None:
