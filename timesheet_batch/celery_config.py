@@ -54,9 +54,10 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "result_expires": RESULT_EXPIRES_S,
         "result_extended": False,  # would copy task arguments into the result backend
         "result_chord_retry_interval": 0.25,
-        # Flower shows tasks with their names and states.
+        # Flower shows tasks with their names and states (from the workers' events). The
+        # publisher's own "sent" event is off: it cost a third of dispatch time (BENCHMARKS.md).
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        "task_send_sent_event": False,
         "worker_max_memory_per_child": 1_500_000,  # KiB: recycle a child that grew past 1.5 GB
         "timezone": settings.timezone,
         "enable_utc": True,

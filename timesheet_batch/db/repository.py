@@ -195,10 +195,14 @@ def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, 
     message only one wins. A job already claimed ``max_attempts`` times (each claim whose
     worker died counts) is parked DEAD instead of being run again: a poison file ends.
     """
+    now = utc_now()
+    fresh = _claim_fresh(session, job_id=job_id, worker_id=worker_id, lease_s=lease_s, max_attempts=max_attempts,
+                         now=now)
+    if fresh is not None:
+        return Claim("claimed", job=fresh, status=fresh.status)
     job = get_job(session, job_id=job_id)
     if job is None:
         return Claim("missing")
-    now = utc_now()
     if job.status in TERMINAL_JOB_STATES:
         return Claim("finished", status=job.status)
     if job.status == JobStatus.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
@@ -229,6 +233,29 @@ def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, 
     _note_lost_worker(session, job)
     session.refresh(job)
     return Claim("claimed", job=job, status=job.status)
+
+
+def _claim_fresh(session: Session, *, job_id: str, worker_id: str, lease_s: float, max_attempts: int,
+                 now: dt.datetime) -> BatchJob | None:
+    """The common case in one statement: a QUEUED/RETRYING job with attempts left; its row, or None.
+
+    The WHERE clause is the fence: of two workers racing for the job, the second one's UPDATE
+    re-checks the status after the first commits and matches nothing (PostgreSQL re-evaluates
+    it on the updated row; SQLite serialises writers). Everything else (a live or expired
+    lease, attempts spent, a finished or missing job) takes the read-then-update path.
+    """
+    stmt = (
+        update(BatchJob)
+        .where(BatchJob.job_id == job_id, BatchJob.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]),
+               BatchJob.attempts < max_attempts)
+        .values(status=JobStatus.PROCESSING, version=BatchJob.version + 1, attempts=BatchJob.attempts + 1,
+                worker_id=worker_id[:100], started_at=now, lease_expires_at=now + dt.timedelta(seconds=lease_s),
+                chunks_done=0, records_read=0, records_rejected=0, updated_at=now)
+        .returning(BatchJob)
+        # populate_existing: the session may already hold the row as it was read before.
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return session.scalars(stmt).first()
 
 
 def _note_lost_worker(session: Session, job: BatchJob) -> None:
@@ -328,6 +355,46 @@ def finish_job(
     if error_message and status in (JobStatus.FAILED, JobStatus.DEAD):
         add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
     return _fenced_update(session, job, **values)
+
+
+def finish_claimed_job(
+    session: Session,
+    *,
+    job_id: str,
+    version: int,
+    attempts: int,
+    started_at: dt.datetime | None,
+    status: JobStatus,
+    error_message: str | None = None,
+    counts: dict[str, int | None] | None = None,
+    output_key: str | None = None,
+    rejects_key: str | None = None,
+) -> bool:
+    """:func:`finish_job` for the worker holding claim ``version``, in one fenced UPDATE.
+
+    The claim already told the worker ``attempts`` and ``started_at``, so nothing is read
+    first; the UPDATE matches only while the job is still PROCESSING at that version (not
+    cancelled, not taken over). ``counts``: ``records_read``/``records_processed``/
+    ``records_rejected`` (None values are left as they are).
+    """
+    now = utc_now()
+    values: dict = {
+        "status": status, "error_message": error_message[:2000] if error_message else None, "completed_at": now,
+        "lease_expires_at": None, "output_file_path": output_key, "rejects_file_path": rejects_key,
+        "updated_at": now, **{k: v for k, v in (counts or {}).items() if v is not None},
+    }
+    if started_at is not None:
+        values["processing_time_ms"] = int((now - started_at).total_seconds() * 1000)
+    result = session.execute(
+        update(BatchJob)
+        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == JobStatus.PROCESSING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    ours = result.rowcount == 1
+    if ours and error_message and status in (JobStatus.FAILED, JobStatus.DEAD):
+        add_error(session, job_id=job_id, attempt=attempts, error_message=error_message)
+    return ours
 
 
 def release_for_retry(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -49,6 +50,10 @@ _REJECTS_OPTIONS = FormatOptions(format="csv")
 #: Records per chunk. Measured on 1M ACME records (2 cores): 100k was fastest (50k ~10-20%
 #: slower, 200k no faster) and peak RSS stays under 500 MB.
 DEFAULT_CHUNK_SIZE = 100_000
+#: Files up to this size are read and validated in the calling thread. Measured on
+#: 140-record files (2 cores, 2 worker processes): the prefetch thread and the validation
+#: pool cost ~3 ms per file to start and join, more than a small file takes to validate.
+INLINE_INPUT_BYTES = 2 * 1024 * 1024
 #: Chunks validated at once (threads). Measured on 1M CSV records, 2 cores: see BENCHMARKS.md.
 VALIDATE_THREADS = 2
 #: The published file: snappy, dictionary pages only where values repeat a lot, statistics
@@ -72,6 +77,8 @@ class ChunkProgress:
     chunk_index: int
     records_read: int
     records_rejected: int
+    #: True on the call right before publishing (not part of equality: the same progress).
+    final: bool = field(default=False, compare=False)
 
 
 @dataclass
@@ -140,7 +147,8 @@ def process_inbound_file(
             reading = _Reading(storage, vendor, key, business_date, chunk_size, checkpoint)
             state, final = _process(reading, on_chunk, work)
             if on_chunk is not None:  # the last chance to stop before anything is published
-                on_chunk(ChunkProgress(max(state.chunks - 1, 0), state.records_read, state.records_rejected))
+                last = max(state.chunks - 1, 0)
+                on_chunk(ChunkProgress(last, state.records_read, state.records_rejected, final=True))
             outcome = _publish(
                 storage, vendor, state, final, work / "rejects.csv", processed_key, rejects_key
             )
@@ -200,9 +208,18 @@ def _read_validated(reading: _Reading, *, skip: int) -> Iterator[tuple[pa.Table,
     business_date = reading.business_date
     reader = get_reader(vendor.input.format)
     with reading.storage.open_read(reading.key) as stream:
-        # Parse the next chunk in a thread while this one is validated (see prefetch.py).
         # Committed chunks are parsed (to keep record numbers and boundaries) but not validated.
-        raws = prefetched(lambda: itertools.islice(reader.read_chunks(stream, vendor.input, chunk_size), skip, None))
+        def chunks():
+            return itertools.islice(reader.read_chunks(stream, vendor.input, chunk_size), skip, None)
+
+        size = _input_size(stream)
+        if size is not None and size <= INLINE_INPUT_BYTES:
+            # A small file: starting the threads below would cost more than they overlap.
+            for raw in chunks():
+                yield (*validate_chunk(raw, vendor, business_date), raw.num_rows)
+            return
+        # Parse the next chunk in a thread while this one is validated (see prefetch.py).
+        raws = prefetched(chunks)
         with closing(raws):
             # validate_chunk is mostly pyarrow kernels that release the GIL: two chunks at once.
             checked = ordered_map(
@@ -212,6 +229,14 @@ def _read_validated(reading: _Reading, *, skip: int) -> Iterator[tuple[pa.Table,
             )
             with closing(checked):
                 yield from checked
+
+
+def _input_size(stream) -> int | None:
+    """The size of a local file stream in bytes; None when unknown (e.g. an S3 body)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
 
 
 def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: WriterSession) -> Path:

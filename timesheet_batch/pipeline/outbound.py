@@ -95,7 +95,7 @@ def export_processed_file(
                 if on_chunk is not None:
                     on_chunk(ChunkProgress(index, written, 0))
         if on_chunk is not None:  # the last chance to stop before the file is published
-            on_chunk(ChunkProgress(last_index, written, 0))
+            on_chunk(ChunkProgress(last_index, written, 0, final=True))
         storage.publish_file(out_path, out_key)
     return FileOutcome(
         records_read=written,
