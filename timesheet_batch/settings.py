@@ -7,6 +7,7 @@ Nothing else in the package reads the environment. Values that are left unset de
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import zoneinfo
 from pathlib import Path
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
     @property
     def effective_vendors_file(self) -> Path:
         return self.vendors_file or PACKAGED_VENDORS_FILE
+
+    def today(self) -> dt.date:
+        """The business date now, in the farm's time zone."""
+        return dt.datetime.now(zoneinfo.ZoneInfo(self.timezone)).date()
 
     @property
     def beat_schedule_path(self) -> Path:

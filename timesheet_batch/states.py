@@ -20,7 +20,6 @@ class JobStatus(enum.StrEnum):
 TERMINAL_JOB_STATES = frozenset(
     {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DEAD}
 )
-CLAIMABLE_JOB_STATES = frozenset({JobStatus.QUEUED, JobStatus.RETRYING})
 
 
 class BatchStatus(enum.StrEnum):
@@ -43,4 +42,3 @@ class Window(enum.StrEnum):
 
     MORNING = "morning"
     NIGHTLY = "nightly"
-    ADHOC = "adhoc"

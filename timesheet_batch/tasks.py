@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import zoneinfo
 
 from celery import Task, signals
 
@@ -139,7 +138,7 @@ def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | No
 def discover(self: Task, window: str, date: str | None = None) -> dict:
     """Record the window's batch and jobs (idempotent) and dispatch them."""
     ctx = get_context()
-    business_date = dt.date.fromisoformat(date) if date else today(ctx.settings.timezone)
+    business_date = dt.date.fromisoformat(date) if date else ctx.settings.today()
     try:
         result = discover_window(ctx, window=window, business_date=business_date)
     except Exception as exc:
@@ -173,8 +172,3 @@ def sweep(self: Task) -> dict:
 def ping() -> str:
     """Does nothing: a health check, and the no-op reference of the benchmarks."""
     return "pong"
-
-
-def today(timezone: str) -> dt.date:
-    """The business date now, in the farm's time zone."""
-    return dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()

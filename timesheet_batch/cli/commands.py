@@ -15,9 +15,7 @@ from timesheet_batch.services import preflight
 
 
 def business_date_or_today(args: argparse.Namespace):
-    from timesheet_batch.tasks import today
-
-    return args.date or today(get_context().settings.timezone)
+    return args.date or get_context().settings.today()
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ import os
 import sys
 import time
 
-from timesheet_batch import summary as summaries
 from timesheet_batch.cli import render
 from timesheet_batch.cli.commands import business_date_or_today
 from timesheet_batch.context import FarmContext, get_context
@@ -107,7 +106,8 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
         if done == batch.total_files:
             all_done_since = all_done_since or time.monotonic()
             if time.monotonic() - all_done_since > LOST_SUMMARY_GRACE_S:
-                _summarize_lost(ctx, batch_id)
+                sweep_once(ctx)  # the chord callback never came: the sweeper summarises it
+                all_done_since = time.monotonic()
         else:
             all_done_since = None
         if time.monotonic() > next_sweep:  # no beat may be running: recover lost work here too
@@ -120,14 +120,6 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
             bar.finish()
             raise RunFailed(f"batch {batch_id} did not finish within {timeout_s:.0f}s")
         time.sleep(0.2)
-
-
-def _summarize_lost(ctx: FarmContext, batch_id: str) -> None:
-    """The chord callback never came: summarise here, and fire the batch's dependents."""
-    from timesheet_batch.report_tasks import fire_after_batch
-
-    if summaries.summarize_batch(ctx, batch_id=batch_id) is not None:
-        fire_after_batch(batch_id)
 
 
 def _print_summary(batch, jobs) -> None:

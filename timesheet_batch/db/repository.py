@@ -337,24 +337,10 @@ def finish_job(
         return False
     if version is not None and (job.version != version or job.status != JobStatus.PROCESSING):
         return False
-    now = utc_now()
-    values: dict = {
-        "status": status,
-        "error_message": error_message[:2000] if error_message else None,
-        "completed_at": now,
-        "lease_expires_at": None,
-        "output_file_path": output_key,
-        "rejects_file_path": rejects_key,
-    }
-    if job.started_at is not None:
-        values["processing_time_ms"] = int((now - job.started_at).total_seconds() * 1000)
-    for column, value in (("records_read", records_read), ("records_processed", records_written),
-                          ("records_rejected", records_rejected)):
-        if value is not None:
-            values[column] = value
-    if error_message and status in (JobStatus.FAILED, JobStatus.DEAD):
-        add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
-    return _fenced_update(session, job, **values)
+    counts = {"records_read": records_read, "records_processed": records_written, "records_rejected": records_rejected}
+    return _write_finish(session, job_id=job_id, version=job.version, current_status=job.status,
+                         attempts=job.attempts, started_at=job.started_at, status=status,
+                         error_message=error_message, counts=counts, output_key=output_key, rejects_key=rejects_key)
 
 
 def finish_claimed_job(
@@ -377,17 +363,26 @@ def finish_claimed_job(
     cancelled, not taken over). ``counts``: ``records_read``/``records_processed``/
     ``records_rejected`` (None values are left as they are).
     """
+    return _write_finish(session, job_id=job_id, version=version, current_status=JobStatus.PROCESSING,
+                         attempts=attempts, started_at=started_at, status=status, error_message=error_message,
+                         counts=counts or {}, output_key=output_key, rejects_key=rejects_key)
+
+
+def _write_finish(session: Session, *, job_id: str, version: int, current_status: str, attempts: int,
+                  started_at: dt.datetime | None, status: JobStatus, error_message: str | None,
+                  counts: dict[str, int | None], output_key: str | None, rejects_key: str | None) -> bool:
+    """The one UPDATE that finishes a job, fenced on (version, current status)."""
     now = utc_now()
     values: dict = {
         "status": status, "error_message": error_message[:2000] if error_message else None, "completed_at": now,
         "lease_expires_at": None, "output_file_path": output_key, "rejects_file_path": rejects_key,
-        "updated_at": now, **{k: v for k, v in (counts or {}).items() if v is not None},
+        "updated_at": now, **{k: v for k, v in counts.items() if v is not None},
     }
     if started_at is not None:
         values["processing_time_ms"] = int((now - started_at).total_seconds() * 1000)
     result = session.execute(
         update(BatchJob)
-        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == JobStatus.PROCESSING)
+        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == current_status)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
