@@ -38,7 +38,8 @@ class LeaseKeeper:
     def renew(self) -> bool:
         """Renew once (called by the renewer thread); False once the job is no longer ours."""
         try:
-            with session_scope(self.database_url) as session:
+            # Not durable: a renewal a database crash undoes is redone at the next period.
+            with session_scope(self.database_url, durable=False) as session:
                 status = repo.renew_lease(session, job_id=self.job_id, version=self.version, lease_s=self.lease_s)
         except Exception as exc:  # a database blip: the next renewal may work
             log.warning("job %s: lease renewal failed (%s)", self.job_id, type(exc).__name__)

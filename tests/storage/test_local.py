@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -125,11 +126,45 @@ def test_publish_renames_a_complete_temp_file_from_the_same_folder(
     assert os.listdir(final.parent) == ["a.csv.parquet"]
 
 
+def _no_links(monkeypatch) -> None:
+    """Make every hard link fail as across file systems, so publish_file copies."""
+    def cross_device(src, dst, *args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+
+
+def test_publish_links_the_work_file_instead_of_copying(local_storage, make_file, monkeypatch) -> None:
+    source = make_file(b"parquet bytes")
+    monkeypatch.setattr(shutil, "copyfileobj", lambda *a, **k: pytest.fail("copied, not linked"))
+    local_storage.publish_file(source, "processed/a.parquet")
+
+    published = local_storage.root / "processed" / "a.parquet"
+    assert published.read_bytes() == b"parquet bytes"
+    assert os.path.samefile(source, published)  # the same inode: no bytes were copied
+    source.unlink()  # the caller's work directory goes away; the object stays
+    assert local_storage.read_bytes("processed/a.parquet") == b"parquet bytes"
+    assert published.stat().st_mode & 0o777 == 0o644
+    assert os.listdir(published.parent) == ["a.parquet"]
+
+
+def test_publish_copies_across_file_systems(local_storage, make_file, monkeypatch) -> None:
+    _no_links(monkeypatch)
+    source = make_file(b"x" * 3_000_000)
+    local_storage.publish_file(source, "processed/big.parquet")
+
+    published = local_storage.root / "processed" / "big.parquet"
+    assert not os.path.samefile(source, published)
+    assert published.read_bytes() == b"x" * 3_000_000
+    assert os.listdir(published.parent) == ["big.parquet"]
+
+
 def test_failed_copy_leaves_no_temp_and_no_object(local_storage, make_file, monkeypatch) -> None:
     def failing_copy(source, target, length=0):
         target.write(source.read(10))
         raise OSError(28, "No space left on device")
 
+    _no_links(monkeypatch)
     monkeypatch.setattr(shutil, "copyfileobj", failing_copy)
     with pytest.raises(StorageUnavailableError, match="ENOSPC"):
         local_storage.publish_file(make_file(b"x" * 100), "a/b.csv")

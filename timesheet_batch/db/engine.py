@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from timesheet_batch.errors import DatabaseUnavailableError
 
 _engines: dict[tuple[int, str], Engine] = {}
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _factories: dict[Engine, sessionmaker] = {}
 #: A pooled PostgreSQL connection unused for this long is pinged before it is handed out.
 PING_AFTER_IDLE_S = 1.0
@@ -109,14 +110,22 @@ def _session_factory(url: str) -> sessionmaker:
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
+def session_scope(url: str, *, durable: bool = True) -> Iterator[Session]:
     """A session that commits on success and rolls back on error.
 
     Connection-level failures become DatabaseUnavailableError (transient), so callers and
     the retry policy never see driver exceptions.
+
+    ``durable=False`` commits without waiting for PostgreSQL's WAL flush (``SET LOCAL
+    synchronous_commit TO OFF``): the commit is visible to everyone at once and atomic as
+    ever, but a server crash within about three ``wal_writer_delay`` (600 ms by default) may
+    undo it. Only for writes whose loss the farm repairs by itself — claims, leases, progress
+    (RELIABILITY.md, "What a database crash can undo"); a finish is always durable.
     """
     session = _session_factory(url)()
     try:
+        if not durable and session.get_bind().dialect.name == "postgresql":
+            session.execute(_ASYNC_COMMIT)
         yield session
         session.commit()
     except OperationalError as exc:

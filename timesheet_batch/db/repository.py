@@ -287,7 +287,7 @@ def renew_lease(session: Session, *, job_id: str, version: int, lease_s: float) 
     )
     if result.rowcount == 1:
         return JobStatus.PROCESSING
-    return session.scalar(select(BatchJob.status).where(BatchJob.job_id == job_id, BatchJob.version == version))
+    return claimed_status(session, job_id=job_id, version=version)
 
 
 def record_progress(
@@ -310,6 +310,11 @@ def record_progress(
     )
     if result.rowcount == 1:
         return JobStatus.PROCESSING
+    return claimed_status(session, job_id=job_id, version=version)
+
+
+def claimed_status(session: Session, *, job_id: str, version: int) -> str | None:
+    """The job's status while claim ``version`` is current; None if that claim was taken over."""
     return session.scalar(select(BatchJob.status).where(BatchJob.job_id == job_id, BatchJob.version == version))
 
 
@@ -360,7 +365,7 @@ def finish_claimed_job(
 
     The claim already told the worker ``attempts`` and ``started_at``, so nothing is read
     first; the UPDATE matches only while the job is still PROCESSING at that version (not
-    cancelled, not taken over). ``counts``: ``records_read``/``records_processed``/
+    cancelled, not taken over). ``counts``: ``records_read``/``records_processed``/``chunks_done``/
     ``records_rejected`` (None values are left as they are).
     """
     return _write_finish(session, job_id=job_id, version=version, current_status=JobStatus.PROCESSING,

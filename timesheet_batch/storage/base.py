@@ -41,7 +41,11 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def publish_file(self, local_path: Path, key: str) -> None:
-        """Copy a finished local file to ``key`` atomically, replacing any previous object."""
+        """Store a finished local file at ``key`` atomically, replacing any previous object.
+
+        The file is handed over: the caller may delete it afterwards but must not write to it
+        again (the local backend publishes a hard link to it where it can, not a copy).
+        """
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -137,7 +138,7 @@ class LocalStorage(Storage):
             raise _unavailable(exc, f"key {key!r}") from exc
 
     def publish_file(self, local_path: Path, key: str) -> None:
-        """Copy ``local_path`` next to the target, fsync it, then rename it into place.
+        """Link (or copy) ``local_path`` next to the target, fsync it, then rename it into place.
 
         The rename is atomic within one directory, so readers see the old file or the new
         one, never a partial copy. The root itself is never created: a missing root means a
@@ -166,11 +167,15 @@ class LocalStorage(Storage):
     def _copy_into_place(source: BinaryIO, path: Path) -> None:
         # The temp file lives in the target's folder: os.replace is only atomic on one file
         # system, and the name prefix keeps it out of list().
-        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        tmp_name = _link_beside(source, path.parent)
+        fd = None
+        if tmp_name is None:
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as tmp:
-                shutil.copyfileobj(source, tmp, length=1024 * 1024)
-                tmp.flush()
+            if fd is not None:
+                with os.fdopen(fd, "wb") as tmp:
+                    shutil.copyfileobj(source, tmp, length=1024 * 1024)
+            with open(tmp_name, "rb") as tmp:
                 os.fchmod(tmp.fileno(), _PUBLISHED_MODE)
                 # Without fsync a crash after the rename can leave an empty file at the key.
                 os.fsync(tmp.fileno())
@@ -203,6 +208,29 @@ def _is_safe_key(key: str) -> bool:
     except UnsafeKeyError:
         return False
     return True
+
+
+def _link_beside(source: BinaryIO, folder: Path) -> str | None:
+    """A hard link to ``source``'s file under a temp name in ``folder``; None if that cannot be.
+
+    Work files are written once and then only deleted, so linking them publishes the same
+    bytes as a copy would, without reading and writing them again (30 MB for a file of a
+    million records). Another file system (EXDEV), a stream that is no file, or a file system
+    without hard links falls back to the copy.
+    """
+    name = getattr(source, "name", None)
+    if not isinstance(name, str):
+        return None
+    for _ in range(10):
+        tmp_name = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        try:
+            os.link(name, tmp_name)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return tmp_name
+    return None
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,66 @@
+"""The job runner in one process against real PostgreSQL: claim, final check, finish."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import text
+
+from tests.reports.helpers import make_context, write_sample
+from timesheet_batch import jobrunner
+from timesheet_batch.db import repository as repo
+from timesheet_batch.db.engine import session_scope
+from timesheet_batch.discovery import discover_window
+from timesheet_batch.states import JobStatus
+
+DAY = dt.date(2026, 11, 23)
+
+
+def _one_job(tmp_path, pg_url, records: int = 50, **settings):
+    ctx = make_context(tmp_path, pg_url, **settings)
+    write_sample(ctx, DAY, files=1, records=records, bad_ratio=0.0, formats=("csv",))
+    (queued,) = discover_window(ctx, window="morning", business_date=DAY).queued
+    return ctx, queued.job_id
+
+
+def test_a_completed_job_keeps_its_chunk_count_without_a_progress_write(tmp_path, pg_url, monkeypatch) -> None:
+    ctx, job_id = _one_job(tmp_path, pg_url, records=250, chunk_size=100)  # three chunks
+    monkeypatch.setattr(jobrunner, "PROGRESS_EVERY_S", 3600.0)  # no throttled write falls due
+    writes = []
+    real = repo.record_progress
+    monkeypatch.setattr(repo, "record_progress", lambda *a, **k: writes.append(k) or real(*a, **k))
+
+    outcome = jobrunner.run_file_job(ctx, job_id=job_id, worker_id="w1")
+
+    assert outcome.status == JobStatus.COMPLETED
+    assert writes == []  # the final call before publishing only reads the status
+    with session_scope(pg_url) as session:
+        job = repo.get_job(session, job_id=job_id)
+    assert (job.status, job.chunks_done, job.records_read, job.records_processed) == ("COMPLETED", 3, 250, 250)
+    assert ctx.storage.exists(job.output_file_path)
+
+
+def test_a_cancel_just_before_publishing_publishes_nothing(tmp_path, pg_url, monkeypatch) -> None:
+    ctx, job_id = _one_job(tmp_path, pg_url)
+    real = repo.claimed_status
+
+    def cancel_then_read(session, *, job_id, version):
+        # Another client cancels between the last chunk and the final check.
+        with session_scope(pg_url) as other:
+            other.execute(text("UPDATE batch_job_log SET status = 'CANCELLED' WHERE job_id = :j"), {"j": job_id})
+        return real(session, job_id=job_id, version=version)
+
+    monkeypatch.setattr(repo, "claimed_status", cancel_then_read)
+    outcome = jobrunner.run_file_job(ctx, job_id=job_id, worker_id="w1")
+
+    assert outcome.status == JobStatus.CANCELLED
+    assert list(ctx.storage.list("processed/")) == []
+
+
+def test_only_non_durable_sessions_skip_the_wal_flush(pg_url) -> None:
+    with session_scope(pg_url) as session:
+        assert session.scalar(text("SHOW synchronous_commit")) == "on"
+    with session_scope(pg_url, durable=False) as session:
+        assert session.scalar(text("SHOW synchronous_commit")) == "off"
+    with session_scope(pg_url) as session:  # SET LOCAL ended with its transaction
+        assert session.scalar(text("SHOW synchronous_commit")) == "on"
