@@ -54,9 +54,13 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "result_expires": RESULT_EXPIRES_S,
         "result_extended": False,  # would copy task arguments into the result backend
         "result_chord_retry_interval": 0.25,
-        # Flower shows tasks with their names and states (from the workers' events). The
-        # publisher's own "sent" event is off: it cost a third of dispatch time (BENCHMARKS.md).
-        "worker_send_task_events": True,
+        # Task events cost three extra publishes per task (received, started, succeeded): about
+        # 1.4 ms of worker CPU per task here, a third of a no-op task (BENCHMARKS.md), and only
+        # a monitor reads them. Flower switches them on in the running workers itself (its
+        # --enable_events, on by default, sends enable_events every few seconds); `celery
+        # control enable_events` does it by hand. The publisher's own "sent" event is off too:
+        # it cost a third of dispatch time (BENCHMARKS.md).
+        "worker_send_task_events": False,
         "task_send_sent_event": False,
         "worker_max_memory_per_child": 1_500_000,  # KiB: recycle a child that grew past 1.5 GB
         "timezone": settings.timezone,
