@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from tests.reports.helpers import make_context, write_sample
 from timesheet_batch import jobrunner
+from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.discovery import discover_window
@@ -27,8 +28,8 @@ def test_a_completed_job_keeps_its_chunk_count_without_a_progress_write(tmp_path
     ctx, job_id = _one_job(tmp_path, pg_url, records=250, chunk_size=100)  # three chunks
     monkeypatch.setattr(jobrunner, "PROGRESS_EVERY_S", 3600.0)  # no throttled write falls due
     writes = []
-    real = repo.record_progress
-    monkeypatch.setattr(repo, "record_progress", lambda *a, **k: writes.append(k) or real(*a, **k))
+    real = claims.record_progress
+    monkeypatch.setattr(claims, "record_progress", lambda *a, **k: writes.append(k) or real(*a, **k))
 
     outcome = jobrunner.run_file_job(ctx, job_id=job_id, worker_id="w1")
 
@@ -42,7 +43,7 @@ def test_a_completed_job_keeps_its_chunk_count_without_a_progress_write(tmp_path
 
 def test_a_cancel_just_before_publishing_publishes_nothing(tmp_path, pg_url, monkeypatch) -> None:
     ctx, job_id = _one_job(tmp_path, pg_url)
-    real = repo.claimed_status
+    real = claims.claimed_status
 
     def cancel_then_read(session, *, job_id, version):
         # Another client cancels between the last chunk and the final check.
@@ -50,7 +51,7 @@ def test_a_cancel_just_before_publishing_publishes_nothing(tmp_path, pg_url, mon
             other.execute(text("UPDATE batch_job_log SET status = 'CANCELLED' WHERE job_id = :j"), {"j": job_id})
         return real(session, job_id=job_id, version=version)
 
-    monkeypatch.setattr(repo, "claimed_status", cancel_then_read)
+    monkeypatch.setattr(claims, "claimed_status", cancel_then_read)
     outcome = jobrunner.run_file_job(ctx, job_id=job_id, worker_id="w1")
 
     assert outcome.status == JobStatus.CANCELLED
@@ -64,3 +65,18 @@ def test_only_non_durable_sessions_skip_the_wal_flush(pg_url) -> None:
         assert session.scalar(text("SHOW synchronous_commit")) == "off"
     with session_scope(pg_url) as session:  # SET LOCAL ended with its transaction
         assert session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+def test_a_file_over_its_reject_limit_fails_with_its_counts(tmp_path, pg_url) -> None:
+    ctx = make_context(tmp_path, pg_url)
+    (sample,) = write_sample(ctx, DAY, files=1, records=80, bad_ratio=0.1, formats=("csv",))
+    (queued,) = discover_window(ctx, window="morning", business_date=DAY).queued
+
+    outcome = jobrunner.run_file_job(ctx, job_id=queued.job_id, worker_id="w1")
+
+    assert outcome.status == JobStatus.FAILED and "over the limit" in outcome.error
+    with session_scope(pg_url) as session:
+        job = repo.get_job(session, job_id=queued.job_id)
+    # Counted although nothing was published: the reports' reject rates read these columns.
+    assert (job.records_read, job.records_rejected, job.chunks_done) == (80, sample.expected_rejects, 1)
+    assert list(ctx.storage.list("processed/")) == []

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from timesheet_batch.context import FarmContext
+from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
@@ -73,7 +74,7 @@ def test_an_expired_lease_is_taken_back_and_a_spent_job_parked(ctx):
     first, second = _jobs(ctx, 2)
     with session_scope(ctx.database_url) as session:
         for job in (first, second):
-            repo.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0, max_attempts=4)
+            claims.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0, max_attempts=4)
         session.execute(update(BatchJob).where(BatchJob.job_id == second.job_id).values(attempts=4))
     sent, parked = [], []
     report = sweep(ctx, publish=sent.append, park=parked.append, queue_depths={})
@@ -87,7 +88,7 @@ def test_an_expired_lease_is_taken_back_and_a_spent_job_parked(ctx):
 def test_a_finished_batch_without_summary_is_summarised_and_its_dependents_fired(ctx):
     (job,) = _jobs(ctx, 1)
     with session_scope(ctx.database_url) as session:
-        repo.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="bad file")
+        claims.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="bad file")
     fired = []
     report = sweep(ctx, publish=lambda j: None, queue_depths={}, after_summary=fired.append)
     assert report.summarized == fired and len(fired) == 1

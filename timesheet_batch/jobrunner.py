@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 from timesheet_batch import pipeline, shutdown
 from timesheet_batch.context import FarmContext
+from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.discovery import describe_file, job_type_for_key
@@ -68,7 +69,7 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
     settings = ctx.settings
     # Not durable: a claim a database crash undoes only makes the job run again (idempotent).
     with session_scope(ctx.database_url, durable=False) as session:
-        claim = repo.claim_job(session, job_id=job_id, worker_id=worker_id, lease_s=settings.lease_s,
+        claim = claims.claim_job(session, job_id=job_id, worker_id=worker_id, lease_s=settings.lease_s,
                                max_attempts=settings.max_retries + 1)
         job = claim.job
     if job is None:
@@ -83,12 +84,12 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
             progress.lease = lease
             result = _execute(ctx, job, held, progress)
     except BadFileError as exc:
-        return _finish(ctx, held, JobStatus.FAILED, error=str(exc))
+        return _finish(ctx, held, JobStatus.FAILED, error=str(exc), **progress.counts())
     except JobCancelledError as exc:
-        return _finish(ctx, held, JobStatus.CANCELLED, error=str(exc))
+        return _finish(ctx, held, JobStatus.CANCELLED, error=str(exc), **progress.counts())
     except JobHandedBackError as exc:
         with session_scope(ctx.database_url) as session:
-            repo.release_for_retry(session, job_id=job_id, version=held.version, error_message=str(exc),
+            claims.release_for_retry(session, job_id=job_id, version=held.version, error_message=str(exc),
                                    refund_attempt=True)
         log.warning("job %s handed back: the worker is shutting down", job_id)
         return JobOutcome(job_id, JobStatus.RETRYING, skipped=True, handed_back=True)
@@ -101,7 +102,7 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
     return _finish(
         ctx, held, JobStatus.COMPLETED, read=result.records_read, written=result.records_written,
         rejected=result.records_rejected, output_key=result.output_key, rejects_key=result.rejects_key,
-        chunks=progress.chunks_done,
+        chunks=progress.counts()["chunks"],
     )
 
 
@@ -137,7 +138,8 @@ class _ProgressRecorder:
 
     The call right before publishing (``progress.final``) always reads the job's status, so a
     job cancelled at any time before it publishes nothing; it writes nothing, since the finish
-    stores the same counts a moment later (``chunks_done`` is kept for it). Other chunks write
+    stores the same counts a moment later (:meth:`counts`, also for a file that fails on its
+    reject limit or is cancelled). Other chunks write
     (and check) when PROGRESS_EVERY_S has passed since the claim or the last write: a
     one-chunk file then costs no write at all, and a cancel is still seen within a chunk plus
     PROGRESS_EVERY_S. Progress writes are not durable (a crash that undoes one loses only a
@@ -148,7 +150,7 @@ class _ProgressRecorder:
         self.ctx = ctx
         self.held = held
         self.lease: LeaseKeeper | None = None
-        self.chunks_done: int | None = None
+        self.last: pipeline.ChunkProgress | None = None
         self._last_write = time.monotonic()  # the claim just confirmed the job is ours
 
     def __call__(self, progress: pipeline.ChunkProgress) -> None:
@@ -157,20 +159,27 @@ class _ProgressRecorder:
             raise JobHandedBackError(f"job {held.job_id} handed back: the worker is shutting down")
         if self.lease is not None and self.lease.lost_status is not None:
             raise JobCancelledError(f"job {held.job_id} stopped: it is {self.lease.lost_status}")
-        self.chunks_done = progress.chunk_index + 1
+        self.last = progress
         if not progress.final and time.monotonic() - self._last_write < PROGRESS_EVERY_S:
             return
         self._last_write = time.monotonic()
         with session_scope(self.ctx.database_url, durable=False) as session:
             if progress.final:
-                status = repo.claimed_status(session, job_id=held.job_id, version=held.version)
+                status = claims.claimed_status(session, job_id=held.job_id, version=held.version)
             else:
-                status = repo.record_progress(
-                    session, job_id=held.job_id, version=held.version, chunks_done=self.chunks_done,
+                status = claims.record_progress(
+                    session, job_id=held.job_id, version=held.version, chunks_done=progress.chunk_index + 1,
                     records_read=progress.records_read, records_rejected=progress.records_rejected,
                 )
         if status != JobStatus.PROCESSING:
             raise JobCancelledError(f"job {held.job_id} stopped: it is {status or 'taken over'}")
+
+    def counts(self) -> dict[str, int | None]:
+        """The last progress seen, as :func:`_finish` keywords (None: none seen, keep the row's)."""
+        last = self.last
+        if last is None:
+            return {"read": None, "rejected": None, "chunks": None}
+        return {"read": last.records_read, "rejected": last.records_rejected, "chunks": last.chunk_index + 1}
 
 
 def _finish(ctx: FarmContext, held: ClaimedJob, status: JobStatus, *, error: str | None = None,
@@ -178,7 +187,7 @@ def _finish(ctx: FarmContext, held: ClaimedJob, status: JobStatus, *, error: str
             output_key: str | None = None, rejects_key: str | None = None, chunks: int | None = None) -> JobOutcome:
     with session_scope(ctx.database_url) as session:
         # One fenced UPDATE: the claim already told us the attempt and the start time.
-        ours = repo.finish_claimed_job(
+        ours = claims.finish_claimed_job(
             session, job_id=held.job_id, version=held.version, attempts=held.attempts, started_at=held.started_at,
             status=status, error_message=error, output_key=output_key, rejects_key=rejects_key,
             counts={"records_read": read, "records_processed": written, "records_rejected": rejected,
@@ -203,7 +212,7 @@ def ensure_adhoc_job(ctx: FarmContext, *, key: str) -> str:
 def hand_back(ctx: FarmContext, error: TransientJobError) -> int | None:
     """Release a job for a retry; the attempts so far, or None if it was no longer ours."""
     with session_scope(ctx.database_url) as session:
-        return repo.release_for_retry(session, job_id=error.held.job_id, version=error.held.version,
+        return claims.release_for_retry(session, job_id=error.held.job_id, version=error.held.version,
                                       error_message=str(error))
 
 

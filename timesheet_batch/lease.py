@@ -17,7 +17,7 @@ import os
 import threading
 import time
 
-from timesheet_batch.db import repository as repo
+from timesheet_batch.db import claims
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.states import JobStatus
 
@@ -40,7 +40,7 @@ class LeaseKeeper:
         try:
             # Not durable: a renewal a database crash undoes is redone at the next period.
             with session_scope(self.database_url, durable=False) as session:
-                status = repo.renew_lease(session, job_id=self.job_id, version=self.version, lease_s=self.lease_s)
+                status = claims.renew_lease(session, job_id=self.job_id, version=self.version, lease_s=self.lease_s)
         except Exception as exc:  # a database blip: the next renewal may work
             log.warning("job %s: lease renewal failed (%s)", self.job_id, type(exc).__name__)
             return True

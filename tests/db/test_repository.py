@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import text
 
+from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import get_engine, session_scope
 from timesheet_batch.states import JobStatus, JobType
@@ -43,9 +44,9 @@ def test_only_one_of_two_claims_wins(pg_url):
         seen_first = repo.get_job(first, job_id=job.job_id)
         seen_second = repo.get_job(second, job_id=job.job_id)
         assert seen_first.version == seen_second.version == 0
-        won = repo.claim_job(first, job_id=job.job_id, worker_id="w1", **CLAIM)
+        won = claims.claim_job(first, job_id=job.job_id, worker_id="w1", **CLAIM)
         first.commit()
-        lost = repo.claim_job(second, job_id=job.job_id, worker_id="w2", **CLAIM)
+        lost = claims.claim_job(second, job_id=job.job_id, worker_id="w2", **CLAIM)
     assert won.state == "claimed" and won.job.status == JobStatus.PROCESSING
     assert lost.state == "busy" and lost.job is None
     with session_scope(pg_url) as session:
@@ -58,12 +59,12 @@ def test_finished_job_is_not_claimed_again(pg_url):
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
         (job,) = repo.add_jobs(session, batch=batch, jobs=_jobs(1))
     with session_scope(pg_url) as session:
-        claim = repo.claim_job(session, job_id=job.job_id, worker_id="w1", **CLAIM)
+        claim = claims.claim_job(session, job_id=job.job_id, worker_id="w1", **CLAIM)
     with session_scope(pg_url) as session:
-        assert repo.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED, version=claim.job.version,
+        assert claims.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED, version=claim.job.version,
                                records_written=5)
     with session_scope(pg_url) as session:
-        assert repo.claim_job(session, job_id=job.job_id, worker_id="w2", **CLAIM).state == "finished"
+        assert claims.claim_job(session, job_id=job.job_id, worker_id="w2", **CLAIM).state == "finished"
 
 
 def _one_job(pg_url):
@@ -76,18 +77,18 @@ def _one_job(pg_url):
 def test_expired_lease_lets_another_worker_take_over_and_fences_the_first(pg_url):
     job = _one_job(pg_url)
     with session_scope(pg_url) as session:
-        first = repo.claim_job(session, job_id=job.job_id, worker_id="w1", lease_s=0.0, max_attempts=4)
+        first = claims.claim_job(session, job_id=job.job_id, worker_id="w1", lease_s=0.0, max_attempts=4)
     with session_scope(pg_url) as session:
-        second = repo.claim_job(session, job_id=job.job_id, worker_id="w2", **CLAIM)
+        second = claims.claim_job(session, job_id=job.job_id, worker_id="w2", **CLAIM)
     assert second.state == "claimed" and second.job.attempts == 2
     with session_scope(pg_url) as session:  # the first worker comes back: all its writes are refused
-        assert repo.record_progress(session, job_id=job.job_id, version=first.job.version, chunks_done=1,
+        assert claims.record_progress(session, job_id=job.job_id, version=first.job.version, chunks_done=1,
                                     records_read=1, records_rejected=0) is None
-        assert not repo.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED,
+        assert not claims.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED,
                                    version=first.job.version)
-        assert repo.renew_lease(session, job_id=job.job_id, version=first.job.version, lease_s=30) is None
+        assert claims.renew_lease(session, job_id=job.job_id, version=first.job.version, lease_s=30) is None
     with session_scope(pg_url) as session:
-        assert repo.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED, version=second.job.version)
+        assert claims.finish_job(session, job_id=job.job_id, status=JobStatus.COMPLETED, version=second.job.version)
         assert repo.get_job(session, job_id=job.job_id).worker_id == "w2"
 
 
@@ -95,9 +96,9 @@ def test_a_job_out_of_attempts_is_parked_dead_at_its_next_claim(pg_url):
     job = _one_job(pg_url)
     for _ in range(2):  # two claims whose workers "died" (lease 0)
         with session_scope(pg_url) as session:
-            assert repo.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0.0, max_attempts=2).job
+            assert claims.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0.0, max_attempts=2).job
     with session_scope(pg_url) as session:
-        claim = repo.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0.0, max_attempts=2)
+        claim = claims.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0.0, max_attempts=2)
     assert claim.state == "exhausted"
     with session_scope(pg_url) as session:
         row = repo.get_job(session, job_id=job.job_id)
@@ -110,7 +111,7 @@ def test_a_changed_file_requeues_its_finished_job(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
         (job,) = repo.add_jobs(session, batch=batch, jobs=[new])
-        repo.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="bad")
+        claims.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="bad")
     with session_scope(pg_url) as session:
         assert repo.add_jobs(session, batch=batch, jobs=[new]) == []  # same content: nothing
         changed = repo.add_jobs(session, batch=batch, jobs=[new.__class__(**{**vars(new), "fingerprint": "11-2"})])
@@ -125,7 +126,7 @@ def test_summary_is_claimed_once_and_only_when_all_jobs_are_terminal(pg_url):
     with session_scope(pg_url) as session:
         assert repo.claim_summary(session, batch_id=batch.id) is False
         for job in queued:
-            repo.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="x")
+            claims.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="x")
     with session_scope(pg_url) as session:
         assert repo.claim_summary(session, batch_id=batch.id) is True
     with session_scope(pg_url) as session:
@@ -136,7 +137,7 @@ def test_seed_sql_and_summary_view_work(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
         jobs = repo.add_jobs(session, batch=batch, jobs=_jobs(3))
-        repo.finish_job(session, job_id=jobs[0].job_id, status=JobStatus.COMPLETED, records_written=10)
+        claims.finish_job(session, job_id=jobs[0].job_id, status=JobStatus.COMPLETED, records_written=10)
     with get_engine(pg_url).connect() as connection:
         by_status = dict(connection.execute(text("SELECT status, COUNT(*) FROM batch_job_log GROUP BY status")).all())
         view = connection.execute(text(

@@ -1,8 +1,6 @@
 """Keyword-only data access for batches and jobs. Each function takes an open Session.
 
-Claims are optimistic: ``claim_job`` moves a job to PROCESSING with
-``UPDATE ... WHERE version = :seen``, so of two workers holding the same message only one
-wins; the loser sees ``None`` and does nothing.
+What a worker does to the job it runs (claim, lease, progress, finish) is in :mod:`.claims`.
 """
 
 from __future__ import annotations
@@ -124,7 +122,7 @@ def _changed_and_finished(row: BatchJob, job: NewJob) -> bool:
 
 
 def _requeue(session: Session, row: BatchJob, job: NewJob, now: dt.datetime) -> bool:
-    requeued = _fenced_update(
+    requeued = fenced_update(
         session, row, status=JobStatus.QUEUED, version=row.version + 1, attempts=0, retry_count=0,
         content_fingerprint=job.fingerprint, error_message=None, completed_at=None, dispatched_at=now,
         submitted_at=now,
@@ -173,99 +171,7 @@ def get_job(session: Session, *, job_id: str) -> BatchJob | None:
     return session.scalars(select(BatchJob).where(BatchJob.job_id == job_id)).first()
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What a claim attempt found: ``job`` is set only when this worker now owns the job.
-
-    ``state`` is one of: ``claimed``; ``busy`` (another worker holds a live lease; try again
-    in ``retry_in_s``); ``finished`` (terminal: nothing to do); ``exhausted`` (the job ran out
-    of attempts and is now DEAD); ``missing``.
-    """
-
-    state: str
-    job: BatchJob | None = None
-    retry_in_s: float = 0.0
-    status: str | None = None
-
-
-def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, max_attempts: int) -> Claim:
-    """Take a QUEUED/RETRYING job, or a PROCESSING one whose owner's lease expired.
-
-    The UPDATE is conditional on the version read, so of two workers holding the same
-    message only one wins. A job already claimed ``max_attempts`` times (each claim whose
-    worker died counts) is parked DEAD instead of being run again: a poison file ends.
-    """
-    now = utc_now()
-    fresh = _claim_fresh(session, job_id=job_id, worker_id=worker_id, lease_s=lease_s, max_attempts=max_attempts,
-                         now=now)
-    if fresh is not None:
-        return Claim("claimed", job=fresh, status=fresh.status)
-    job = get_job(session, job_id=job_id)
-    if job is None:
-        return Claim("missing")
-    if job.status in TERMINAL_JOB_STATES:
-        return Claim("finished", status=job.status)
-    if job.status == JobStatus.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
-        return Claim("busy", retry_in_s=(job.lease_expires_at - now).total_seconds() + 1, status=job.status)
-    if job.attempts >= max_attempts:
-        reason = f"gave up after {job.attempts} attempt(s); last error: {job.error_message or 'worker lost'}"
-        if _fenced_update(session, job, status=JobStatus.DEAD, error_message=reason[:2000], completed_at=now,
-                          lease_expires_at=None):
-            _note_lost_worker(session, job)
-            add_error(session, job_id=job_id, attempt=job.attempts, error_message=reason)
-            return Claim("exhausted", status=JobStatus.DEAD)
-        return Claim("busy", retry_in_s=1.0, status=job.status)
-    claimed = _fenced_update(
-        session,
-        job,
-        status=JobStatus.PROCESSING,
-        version=job.version + 1,
-        attempts=job.attempts + 1,
-        worker_id=worker_id[:100],
-        started_at=now,
-        lease_expires_at=now + dt.timedelta(seconds=lease_s),
-        chunks_done=0,
-        records_read=0,
-        records_rejected=0,
-    )
-    if not claimed:
-        return Claim("busy", retry_in_s=1.0, status=job.status)
-    _note_lost_worker(session, job)
-    session.refresh(job)
-    return Claim("claimed", job=job, status=job.status)
-
-
-def _claim_fresh(session: Session, *, job_id: str, worker_id: str, lease_s: float, max_attempts: int,
-                 now: dt.datetime) -> BatchJob | None:
-    """The common case in one statement: a QUEUED/RETRYING job with attempts left; its row, or None.
-
-    The WHERE clause is the fence: of two workers racing for the job, the second one's UPDATE
-    re-checks the status after the first commits and matches nothing (PostgreSQL re-evaluates
-    it on the updated row; SQLite serialises writers). Everything else (a live or expired
-    lease, attempts spent, a finished or missing job) takes the read-then-update path.
-    """
-    stmt = (
-        update(BatchJob)
-        .where(BatchJob.job_id == job_id, BatchJob.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]),
-               BatchJob.attempts < max_attempts)
-        .values(status=JobStatus.PROCESSING, version=BatchJob.version + 1, attempts=BatchJob.attempts + 1,
-                worker_id=worker_id[:100], started_at=now, lease_expires_at=now + dt.timedelta(seconds=lease_s),
-                chunks_done=0, records_read=0, records_rejected=0, updated_at=now)
-        .returning(BatchJob)
-        # populate_existing: the session may already hold the row as it was read before.
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
-    return session.scalars(stmt).first()
-
-
-def _note_lost_worker(session: Session, job: BatchJob) -> None:
-    """A PROCESSING job claimed again: its previous worker died; keep that in the history."""
-    if job.status == JobStatus.PROCESSING:
-        add_error(session, job_id=job.job_id, attempt=job.attempts,
-                  error_message=f"worker {job.worker_id or '?'} lost (lease expired)")
-
-
-def _fenced_update(session: Session, job: BatchJob, **values) -> bool:
+def fenced_update(session: Session, job: BatchJob, **values) -> bool:
     """UPDATE the job only if nobody changed it since it was read (same version and status)."""
     result = session.execute(
         update(BatchJob)
@@ -274,148 +180,6 @@ def _fenced_update(session: Session, job: BatchJob, **values) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
-
-
-def renew_lease(session: Session, *, job_id: str, version: int, lease_s: float) -> str | None:
-    """Extend the owner's lease; returns the job's status, or None if this worker lost it."""
-    now = utc_now()
-    result = session.execute(
-        update(BatchJob)
-        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == JobStatus.PROCESSING)
-        .values(lease_expires_at=now + dt.timedelta(seconds=lease_s))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:
-        return JobStatus.PROCESSING
-    return claimed_status(session, job_id=job_id, version=version)
-
-
-def record_progress(
-    session: Session, *, job_id: str, version: int, chunks_done: int, records_read: int, records_rejected: int
-) -> str | None:
-    """Store one chunk's progress; return the job's status, None if this worker lost the job.
-
-    Anything but PROCESSING (CANCELLED, or the job taken over) tells the runner to stop.
-    """
-    result = session.execute(
-        update(BatchJob)
-        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == JobStatus.PROCESSING)
-        .values(
-            chunks_done=chunks_done,
-            records_read=records_read,
-            records_rejected=records_rejected,
-            updated_at=utc_now(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:
-        return JobStatus.PROCESSING
-    return claimed_status(session, job_id=job_id, version=version)
-
-
-def claimed_status(session: Session, *, job_id: str, version: int) -> str | None:
-    """The job's status while claim ``version`` is current; None if that claim was taken over."""
-    return session.scalar(select(BatchJob.status).where(BatchJob.job_id == job_id, BatchJob.version == version))
-
-
-def finish_job(
-    session: Session,
-    *,
-    job_id: str,
-    status: JobStatus,
-    version: int | None = None,
-    error_message: str | None = None,
-    records_read: int | None = None,
-    records_written: int | None = None,
-    records_rejected: int | None = None,
-    output_key: str | None = None,
-    rejects_key: str | None = None,
-) -> bool:
-    """Put a job in a terminal state with its counts; False if it was not ours to finish.
-
-    With ``version`` the write is fenced: only the worker holding that claim, while the job
-    is still PROCESSING, may finish it (a cancelled or taken-over job is left alone). The
-    message never holds record data.
-    """
-    job = get_job(session, job_id=job_id)
-    if job is None or job.status in TERMINAL_JOB_STATES:
-        return False
-    if version is not None and (job.version != version or job.status != JobStatus.PROCESSING):
-        return False
-    counts = {"records_read": records_read, "records_processed": records_written, "records_rejected": records_rejected}
-    return _write_finish(session, job_id=job_id, version=job.version, current_status=job.status,
-                         attempts=job.attempts, started_at=job.started_at, status=status,
-                         error_message=error_message, counts=counts, output_key=output_key, rejects_key=rejects_key)
-
-
-def finish_claimed_job(
-    session: Session,
-    *,
-    job_id: str,
-    version: int,
-    attempts: int,
-    started_at: dt.datetime | None,
-    status: JobStatus,
-    error_message: str | None = None,
-    counts: dict[str, int | None] | None = None,
-    output_key: str | None = None,
-    rejects_key: str | None = None,
-) -> bool:
-    """:func:`finish_job` for the worker holding claim ``version``, in one fenced UPDATE.
-
-    The claim already told the worker ``attempts`` and ``started_at``, so nothing is read
-    first; the UPDATE matches only while the job is still PROCESSING at that version (not
-    cancelled, not taken over). ``counts``: ``records_read``/``records_processed``/``chunks_done``/
-    ``records_rejected`` (None values are left as they are).
-    """
-    return _write_finish(session, job_id=job_id, version=version, current_status=JobStatus.PROCESSING,
-                         attempts=attempts, started_at=started_at, status=status, error_message=error_message,
-                         counts=counts or {}, output_key=output_key, rejects_key=rejects_key)
-
-
-def _write_finish(session: Session, *, job_id: str, version: int, current_status: str, attempts: int,
-                  started_at: dt.datetime | None, status: JobStatus, error_message: str | None,
-                  counts: dict[str, int | None], output_key: str | None, rejects_key: str | None) -> bool:
-    """The one UPDATE that finishes a job, fenced on (version, current status)."""
-    now = utc_now()
-    values: dict = {
-        "status": status, "error_message": error_message[:2000] if error_message else None, "completed_at": now,
-        "lease_expires_at": None, "output_file_path": output_key, "rejects_file_path": rejects_key,
-        "updated_at": now, **{k: v for k, v in counts.items() if v is not None},
-    }
-    if started_at is not None:
-        values["processing_time_ms"] = int((now - started_at).total_seconds() * 1000)
-    result = session.execute(
-        update(BatchJob)
-        .where(BatchJob.job_id == job_id, BatchJob.version == version, BatchJob.status == current_status)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    ours = result.rowcount == 1
-    if ours and error_message and status in (JobStatus.FAILED, JobStatus.DEAD):
-        add_error(session, job_id=job_id, attempt=attempts, error_message=error_message)
-    return ours
-
-
-def release_for_retry(
-    session: Session, *, job_id: str, version: int, error_message: str, refund_attempt: bool = False
-) -> int | None:
-    """Hand a job back (RETRYING); its attempts so far, or None if it was not ours.
-
-    After a transient error the attempt counts; a job handed back by a worker that is
-    shutting down gets its attempt refunded (``refund_attempt``), it did nothing wrong.
-    """
-    job = get_job(session, job_id=job_id)
-    if job is None or job.version != version or job.status != JobStatus.PROCESSING:
-        return None
-    attempts = job.attempts - 1 if refund_attempt else job.attempts
-    if not refund_attempt:
-        add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
-    if not _fenced_update(session, job, status=JobStatus.RETRYING, retry_count=(job.retry_count or 0) + 1,
-                          error_message=error_message[:2000], lease_expires_at=None, dispatched_at=utc_now(),
-                          attempts=attempts):
-        return None
-    return attempts
 
 
 def add_error(session: Session, *, job_id: str, attempt: int, error_message: str) -> None:

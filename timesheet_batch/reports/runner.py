@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from timesheet_batch import dependencies
 from timesheet_batch.context import FarmContext
+from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.reports import jobs
@@ -85,7 +86,7 @@ def run_report(ctx: FarmContext, *, job_id: str, worker_id: str,
         return _after_failure(ctx, job_id, version, attempts, exc, publish)
     main_key = keys.get("json") or next(iter(keys.values()))
     with session_scope(ctx.database_url) as session:
-        repo.finish_job(session, job_id=job_id, status=JobStatus.COMPLETED, version=version,
+        claims.finish_job(session, job_id=job_id, status=JobStatus.COMPLETED, version=version,
                         records_written=content.records, output_key=main_key)
     log.info("report %s %s %s: %d record(s) in %.1fs -> %s", run.report_type, role, period.key,
              content.records, time.monotonic() - started, main_key)
@@ -102,7 +103,7 @@ def _after_failure(ctx, job_id: str, version: int, attempts: int, exc: BaseExcep
     status = JobStatus.DEAD if is_transient(exc) else JobStatus.FAILED
     log.error("report job %s %s: %s", job_id, status, message)
     with session_scope(ctx.database_url) as session:
-        repo.finish_job(session, job_id=job_id, status=status, version=version, error_message=message)
+        claims.finish_job(session, job_id=job_id, status=status, version=version, error_message=message)
     fired = _fire(ctx, job_id, publish)  # ON_COMPLETION dependents run after a failure too
     return ReportOutcome(job_id, status, True, error=message, dependents=fired)
 
