@@ -49,22 +49,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_flower_serves_the_dashboard(farm):
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except OSError:
+        return 0, b""
+
+
+def test_flower_serves_the_dashboard_and_sees_tasks(farm):
+    """Workers send no task events by default; Flower switches them on and then sees tasks."""
     port = _free_port()
+    env = {**farm.env, "FLOWER_UNAUTHENTICATED_API": "true"}
     flower = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "timesheet_batch", "flower", f"--port={port}", "--address=127.0.0.1"],
-        env=farm.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        def answers() -> bool:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/tasks")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
+        assert wait_until(lambda: _get(port, "/tasks")[0] == 200, timeout_s=60, interval_s=0.5)
+        with farm.worker(concurrency=1):
+            def pinged() -> bool:
+                farm.celery("call", "timesheet_batch.ping")  # again and again until events are on
+                status, body = _get(port, "/api/tasks")
+                return status == 200 and b"timesheet_batch.ping" in body
 
-        assert wait_until(answers, timeout_s=60, interval_s=0.5)
+            assert wait_until(pinged, timeout_s=90, interval_s=2), farm.worker_log()
     finally:
         flower.terminate()
         flower.wait(timeout=20)
