@@ -69,6 +69,8 @@ def test_fixed_width_keeps_text_that_fits(values):
         return value.replace("\n", " ")[:width].rstrip(" ")
 
     values = [(fit(a, 6), fit(b, 9)) for a, b in values]
+    if values and values[0][0].startswith("\ufeff"):
+        values[0] = ("x" + values[0][0][1:], values[0][1])  # a BOM at the start of a file is dropped
     columns = (ColumnSpec(name="ID", start=0, width=6), ColumnSpec(name="NAME", start=8, width=9))
     options = FormatOptions(format="fixed_width", columns=columns)
     got = round_trip(options, values)

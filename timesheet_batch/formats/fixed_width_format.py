@@ -1,9 +1,11 @@
 """Fixed width: columns at fixed character positions (``ColumnSpec``: name, start, width).
 
 Reader
-    The file is decoded with ``options.encoding`` block by block and cut into lines
-    (``\\n`` or ``\\r\\n``); each column is then sliced out of a whole chunk of lines at once
-    with pyarrow.compute, so positions and widths count characters, not bytes, whatever the
+    The file is read as UTF-8 bytes block by block (a UTF-8 file is only validated, another
+    ``options.encoding`` is transcoded) and a chunk of lines (``\\n`` or ``\\r\\n``) becomes one
+    Arrow string array straight from those bytes, the line ends found with numpy (no Python
+    string per line). Each column is then sliced out of the whole chunk at once with
+    pyarrow.compute, so positions and widths count characters, not bytes, whatever the
     encoding. Trailing spaces (the padding) are removed from each value; leading ones are kept
     (validation trims them). A short line yields empty values for the columns it does not
     reach. Blank lines are skipped. There is no header line.
@@ -29,14 +31,13 @@ import pyarrow.compute as pc
 
 from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, strip_control_chars
-from timesheet_batch.formats.text_io import line_blocks
+from timesheet_batch.formats.text_io import line_chunks, lines_array
 from timesheet_batch.vendors.profile import FormatOptions
 
 
-def parse_fixed_width(lines: list[str], first_number: int, options: FormatOptions) -> pa.Table | None:
-    """String columns sliced out of ``lines`` plus their line numbers; None if all blank."""
-    text = pa.array(lines, pa.string())
-    numbers = np.arange(first_number, first_number + len(lines), dtype=np.int64)
+def parse_fixed_width(text: pa.Array, first_number: int, options: FormatOptions) -> pa.Table | None:
+    """String columns sliced out of the lines ``text`` plus their line numbers; None if all blank."""
+    numbers = np.arange(first_number, first_number + len(text), dtype=np.int64)
     blank = pc.equal(pc.utf8_trim_whitespace(text), "").to_numpy(zero_copy_only=False)
     if blank.all():
         return None
@@ -46,6 +47,8 @@ def parse_fixed_width(lines: list[str], first_number: int, options: FormatOption
         pc.utf8_rtrim(pc.utf8_slice_codeunits(text, spec.start, spec.start + spec.width), characters=" ")
         for spec in options.columns or ()
     ]
+    if pa.types.is_large_string(text.type):  # only for a chunk over 2 GB
+        arrays = [array.cast(pa.string()) for array in arrays]
     names = [spec.name for spec in options.columns or ()]
     return pa.Table.from_arrays([*arrays, pa.array(numbers)], names=[*names, RECORD_NUMBER])
 
@@ -61,8 +64,8 @@ class FixedWidthReader:
         """Yield string tables of at most ``chunk_size`` records plus ``__record_number``."""
         if not options.columns:
             raise ConfigurationError("fixed_width input needs columns (name, start, width)")
-        for lines, first_number in line_blocks(stream, options.encoding, chunk_size):
-            table = parse_fixed_width(lines, first_number, options)
+        for chunk in line_chunks(stream, options.encoding, chunk_size):
+            table = parse_fixed_width(lines_array(chunk), chunk.first_number, options)
             if table is not None:
                 yield table
 

@@ -1,15 +1,21 @@
 """JSON: a streaming reader and writer of one array of flat objects.
 
 Reader
-    No dependency: a small incremental scanner decodes the file block by block (1 MB, in
-    ``options.encoding``) and hands each array element to the C-accelerated
-    ``json.JSONDecoder.raw_decode``, so memory holds one block plus one chunk of records,
-    never the whole array. Numbers keep their text (``8.50`` stays ``8.50``), ``true`` /
-    ``false`` become those words, ``null`` or a missing key an absent value, and a nested
-    value its compact JSON (which validation then rejects). Columns are the keys in the order
-    first seen. An element that is not an object, a record over 16 MB, text after the closing
-    ``]``, or a truncated array raise UnreadableFileError (the message names the record
-    position and the JSON error, never data). An empty file or ``[]`` is zero records.
+    The file is read as UTF-8 bytes block by block (1 MB; a UTF-8 file is only validated,
+    another ``options.encoding`` is transcoded), so memory holds one chunk of records, never
+    the whole array. :class:`~timesheet_batch.formats.json_array.ArraySplitter` finds the
+    elements with numpy and hands ``chunk_size`` of them at a time to ``pyarrow.json``
+    (:mod:`~timesheet_batch.formats.arrow_json`), which parses them in C++ when it can give
+    exactly what Python's ``json`` gives. Otherwise (numbers with a fraction, nested values,
+    duplicate keys, something that is not an array of objects, a syntax error, ...) the rest
+    of the file from that batch on is read as before: a small incremental scanner hands each
+    element to the C-accelerated ``json.JSONDecoder.raw_decode``. Either way, numbers keep
+    their text (``8.50`` stays ``8.50``), ``true`` / ``false`` become those words, ``null`` or
+    a missing key an absent value, and a nested value its compact JSON (which validation then
+    rejects). Columns are the keys in the order first seen. An element that is not an object,
+    a record over 16 MB, text after the closing ``]``, or a truncated array raise
+    UnreadableFileError (the message names the record position and the JSON error, never
+    data). An empty file or ``[]`` is zero records.
 
     ``__record_number`` is the 1-based position of the object in the array (not a line: a
     pretty-printed record spans many).
@@ -21,9 +27,10 @@ Writer
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,12 +38,14 @@ import numpy as np
 import pyarrow as pa
 
 from timesheet_batch.errors import UnreadableFileError
+from timesheet_batch.formats.arrow_json import align_columns, parse_objects
 from timesheet_batch.formats.base import WriterSession
+from timesheet_batch.formats.json_array import ArraySplitter
 from timesheet_batch.formats.text_io import (
     JSON_DECODER,
     MAX_RECORD_CHARS,
-    decoded_blocks,
     records_to_table,
+    utf8_blocks,
 )
 from timesheet_batch.vendors.profile import FormatOptions
 
@@ -90,14 +99,18 @@ class _ArrayScanner:
                         f"the file is not valid JSON at record {self.count + 1}: {exc.msg}"
                     ) from None
 
-    def objects(self) -> Iterator[dict]:
-        """Every element of the array, in order; checks the shape around them."""
-        first = self._peek()
-        if first == "":
-            return  # an empty file holds no records
-        if first != "[":
-            raise UnreadableFileError("the file is not a JSON array of objects")
-        self._pos += 1
+    def objects(self, resume: bool = False) -> Iterator[dict]:
+        """Every element of the array, in order; checks the shape around them.
+
+        ``resume``: the text starts after element :attr:`count`, at the comma that follows it.
+        """
+        if not resume:
+            first = self._peek()
+            if first == "":
+                return  # an empty file holds no records
+            if first != "[":
+                raise UnreadableFileError("the file is not a JSON array of objects")
+            self._pos += 1
         while True:
             char = self._peek()
             if char == "":
@@ -133,16 +146,43 @@ class JsonReader:
         self, stream: BinaryIO, options: FormatOptions, chunk_size: int
     ) -> Iterator[pa.Table]:
         """Yield string tables of at most ``chunk_size`` records plus ``__record_number``."""
-        scanner = _ArrayScanner(decoded_blocks(stream, options.encoding))
+        splitter = ArraySplitter(utf8_blocks(stream, options.encoding), MAX_RECORD_CHARS)
         known: dict[str, None] = {}
-        records: list[dict] = []
-        for record in scanner.objects():
-            records.append(record)
-            if len(records) == chunk_size:
-                yield _table(records, known, scanner.count)
-                records = []
-        if records:
+        strings: set[str] = set()
+        refused = False
+        for batch in splitter.batches(chunk_size):
+            table = parse_objects(batch.data, strings)
+            if table is None or table.num_rows != batch.count:
+                refused = True  # Python parses this batch and the rest of the file
+                break
+            numbers = np.arange(splitter.count - batch.count + 1, splitter.count + 1, dtype=np.int64)
+            yield align_columns(table, known, numbers)
+        if splitter.done and not refused:
+            return
+        blocks, count = splitter.handover(refused)
+        yield from _python_chunks(_decoded(blocks), count, known, chunk_size)
+
+
+def _python_chunks(blocks: Iterator[str], count: int, known: dict[str, None], chunk_size: int) -> Iterator[pa.Table]:
+    """The records from element ``count`` on, parsed in Python (the text starts at "[" or ",")."""
+    scanner = _ArrayScanner(blocks)
+    scanner.count = count
+    records: list[dict] = []
+    for record in scanner.objects(resume=count > 0):
+        records.append(record)
+        if len(records) == chunk_size:
             yield _table(records, known, scanner.count)
+            records = []
+    if records:
+        yield _table(records, known, scanner.count)
+
+
+def _decoded(blocks: Iterable[bytes]) -> Iterator[str]:
+    """Text of UTF-8 blocks already validated (a character may straddle two blocks)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for block in blocks:
+        yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
 
 
 def _table(records: list[dict], known: dict[str, None], last_number: int) -> pa.Table:

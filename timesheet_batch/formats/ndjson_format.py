@@ -1,12 +1,19 @@
 """NDJSON: one flat JSON object per line, read and written as a stream.
 
 Reader
-    Lines are read in blocks (:func:`~timesheet_batch.formats.text_io.line_blocks`, decoded
-    with ``options.encoding``). A block of lines is decoded in one call of the C JSON decoder
-    (the lines joined into one array), falling back to line by line only to locate a broken
-    line. Values are kept as text like the JSON reader does (numbers as written). Blank lines
-    are skipped. A line that is not a JSON object makes the file UnreadableFileError (the
-    message names the line number and the JSON error, never data).
+    Lines are read in chunks of ``chunk_size`` lines as UTF-8 bytes
+    (:func:`~timesheet_batch.formats.text_io.line_chunks`; another ``options.encoding`` is
+    transcoded). A chunk is parsed in one call of ``pyarrow.json``
+    (:mod:`~timesheet_batch.formats.arrow_json`) when numpy shows that every non-blank line
+    starts with ``{`` and ends with ``}`` and pyarrow returns one row per such line: then each
+    line is exactly one object (a line that ended inside an object would make the next ``{`` a
+    syntax error). A chunk pyarrow cannot give exactly as Python would (numbers with a
+    fraction, nested values, duplicate keys, blank lines holding other white space, any error)
+    is parsed in Python instead: the lines joined into one array for the C JSON decoder,
+    falling back to line by line only to locate a broken line. Values are kept as text like
+    the JSON reader does (numbers as written). Blank lines are skipped. A line that is not a
+    JSON object makes the file UnreadableFileError (the message names the line number and the
+    JSON error, never data).
 
     ``__record_number`` is the physical line number of the record (exact: blank lines count).
 
@@ -25,10 +32,15 @@ import numpy as np
 import pyarrow as pa
 
 from timesheet_batch.errors import UnreadableFileError
+from timesheet_batch.formats.arrow_json import align_columns, parse_objects
 from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.json_format import records_as_json
-from timesheet_batch.formats.text_io import JSON_DECODER, line_blocks, records_to_table
+from timesheet_batch.formats.text_io import JSON_DECODER, LineChunk, line_chunks, records_to_table
 from timesheet_batch.vendors.profile import FormatOptions
+
+_CR, _OPEN, _CLOSE = ord("\r"), ord("{"), ord("}")
+#: JSON's white space (besides the line feed); Python's str.strip() knows more.
+_JSON_SPACE = " \t\r"
 
 
 def _parse_lines(lines: list[str], first_number: int) -> tuple[list[dict], np.ndarray]:
@@ -65,10 +77,41 @@ class NdjsonReader:
     ) -> Iterator[pa.Table]:
         """Yield string tables of at most ``chunk_size`` records plus ``__record_number``."""
         known: dict[str, None] = {}
-        for lines, first_number in line_blocks(stream, options.encoding, chunk_size):
-            objects, numbers = _parse_lines(lines, first_number)
-            if objects:
-                yield records_to_table(objects, known, numbers)
+        strings: set[str] = set()
+        for chunk in line_chunks(stream, options.encoding, chunk_size):
+            table = _parse_chunk(chunk, known, strings)
+            if table is None:
+                objects, numbers = _parse_lines(chunk.lines(), chunk.first_number)
+                table = records_to_table(objects, known, numbers) if objects else None
+            if table is not None and table.num_rows:
+                yield table
+
+
+def _parse_chunk(chunk: LineChunk, known: dict[str, None], strings: set[str]) -> pa.Table | None:
+    """The chunk's records parsed by pyarrow; None when Python must parse it (see the docstring)."""
+    raw = np.frombuffer(chunk.data, np.uint8)
+    ends = chunk.ends
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    stops = ends - ((ends > starts) & (raw[ends - 1] == _CR))  # without the line end
+    whole = (stops > starts) & (raw[starts] == _OPEN) & (raw[np.maximum(stops - 1, 0)] == _CLOSE)
+    keep = np.ones(len(ends), dtype=bool)
+    for i in np.flatnonzero(~whole):  # blank lines, or padded ones: rare, looked at one by one
+        line = chunk.data[starts[i] : ends[i]].decode("utf-8")
+        core = line.strip(_JSON_SPACE)
+        if not core:
+            keep[i] = False
+        elif not line.strip() or core[0] != "{" or core[-1] != "}":
+            return None  # blank only to Python, or not one object: Python decides
+    lines = int(keep.sum())
+    if lines == 0:
+        return pa.table({})  # nothing but blank lines: no records (and no table), as in Python
+    table = parse_objects(chunk.data, strings)
+    if table is None or table.num_rows != lines:
+        return None
+    numbers = np.flatnonzero(keep) + chunk.first_number
+    return align_columns(table, known, numbers)
 
 
 class _NdjsonSession(WriterSession):

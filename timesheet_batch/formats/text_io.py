@@ -1,9 +1,15 @@
-"""Shared plumbing of the Python-side streaming readers (JSON, NDJSON, fixed width).
+"""Shared plumbing of the streaming text readers (JSON, NDJSON, fixed width).
 
 * :func:`decoded_blocks` decodes a binary stream block by block with an incremental decoder,
   so memory is one block whatever the file size, and turns a decoding error into an
   :class:`~timesheet_batch.errors.UnreadableFileError` that names the encoding, never the bytes.
-* :func:`line_blocks` cuts those blocks into lists of lines with their 1-based line numbers.
+* :func:`utf8_blocks` is the same stream as UTF-8 bytes, checked exactly like
+  :func:`decoded_blocks` (same errors, same BOM rule), for the vectorised readers that hand
+  bytes to pyarrow or numpy: a UTF-8 file is only validated (and not even decoded when a block
+  is ASCII), any other encoding is decoded and re-encoded.
+* :func:`line_blocks` cuts decoded blocks into lists of lines with their 1-based line numbers;
+  :func:`line_chunks` cuts UTF-8 bytes into the same chunks of lines without building a
+  Python string per line (:func:`lines_array` makes them one Arrow string array).
 * :func:`records_to_table` turns parsed JSON objects into string columns plus
   ``__record_number``.
 """
@@ -14,7 +20,7 @@ import codecs
 import itertools
 import json
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +34,9 @@ BLOCK_BYTES = 1024 * 1024
 MAX_RECORD_CHARS = 16 * 1024 * 1024
 
 
-def decoded_blocks(stream: BinaryIO, encoding: str, block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
+def decoded_blocks(stream: BinaryIO, encoding: str, block_bytes: int | None = None) -> Iterator[str]:
     """Text blocks of ``stream``; a leading BOM is dropped; bad bytes -> UnreadableFileError."""
+    block_bytes = block_bytes or BLOCK_BYTES  # read at call time, so tests can shrink it
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     first = True
     while True:
@@ -66,6 +73,119 @@ def line_blocks(
         pending.append(carry)
     if pending:
         yield _strip_cr(pending), number
+
+
+def utf8_blocks(stream: BinaryIO, encoding: str) -> Iterator[bytes]:
+    """The text of ``stream`` as UTF-8 byte blocks, with the errors and BOM rule of :func:`decoded_blocks`."""
+    if codecs.lookup(encoding).name != "utf-8":
+        for text in decoded_blocks(stream, encoding):
+            yield text.encode("utf-8")  # a strict decode leaves no lone surrogate: cannot fail
+        return
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    head = b""  # the first bytes, held until the BOM can be recognised
+    while True:
+        raw = stream.read(BLOCK_BYTES)
+        # An ASCII block is valid UTF-8 unless it must finish a character the last block began.
+        if not raw or not raw.isascii() or decoder.getstate()[0]:
+            try:
+                decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError:
+                raise UnreadableFileError(f"the file is not valid {encoding} text") from None
+        data = raw
+        if head is not None:
+            head += raw
+            if len(head) < 3 and raw:
+                continue
+            data, head = head.removeprefix(codecs.BOM_UTF8), None
+        if b"\x00" in data:
+            raise UnreadableFileError("the file holds NUL characters: binary data, not text")
+        if data:
+            yield data
+        if not raw:
+            return
+
+
+class LineChunk(NamedTuple):
+    """Whole lines of UTF-8 text: ``data`` holds them, each ending with ``\\n``."""
+
+    data: bytes
+    #: Position in ``data`` of the line feed that ends each line.
+    ends: np.ndarray
+    #: 1-based number of the first line in the file.
+    first_number: int
+
+    def lines(self) -> list[str]:
+        """The lines as strings without line ends (exactly what :func:`line_blocks` yields)."""
+        return _strip_cr(self.data.decode("utf-8").split("\n")[:-1])
+
+
+def line_chunks(stream: BinaryIO, encoding: str, max_lines: int) -> Iterator[LineChunk]:
+    """The lines of :func:`line_blocks`, ``max_lines`` at a time, as UTF-8 bytes.
+
+    Lines are found with ``bytes.count`` and numpy over whole blocks, never one Python object
+    per line; a final line without a line end gets one.
+    """
+    pieces: list[bytes] = []  # bytes since the last chunk: ``lines`` whole lines + ``tail``
+    lines = tail = 0
+    number = 1
+    for block in utf8_blocks(stream, encoding):
+        pieces.append(block)
+        found = block.count(b"\n")
+        lines += found
+        tail = len(block) - block.rfind(b"\n") - 1 if found else tail + len(block)
+        if tail > MAX_RECORD_CHARS and _chars(pieces, tail) > MAX_RECORD_CHARS:
+            raise UnreadableFileError(f"a line after line {number + lines} is over 16 MB")
+        if lines >= max_lines:
+            data = b"".join(pieces)
+            ends = _line_ends(data)
+            start = 0
+            while len(ends) - start >= max_lines:
+                stop = ends[start + max_lines - 1] + 1
+                first = ends[start - 1] + 1 if start else 0
+                yield LineChunk(data[first:stop], ends[start : start + max_lines] - first, number)
+                start, number = start + max_lines, number + max_lines
+            rest = data[ends[start - 1] + 1 :] if start else data
+            pieces, lines = [rest], len(ends) - start
+    if tail:
+        pieces.append(b"\n")
+    data = b"".join(pieces)
+    if data:
+        ends = _line_ends(data)
+        for start in range(0, len(ends), max_lines):
+            first = ends[start - 1] + 1 if start else 0
+            part = ends[start : start + max_lines]
+            yield LineChunk(data[first : part[-1] + 1], part - first, number + start)
+
+
+def _line_ends(data: bytes) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+
+
+def _chars(pieces: list[bytes], tail: int) -> int:
+    """Characters in the last ``tail`` bytes (a UTF-8 byte count overstates a line's length)."""
+    data = b"".join(pieces)[-tail:]
+    return len(data.decode("utf-8", errors="ignore"))
+
+
+def lines_array(chunk: LineChunk) -> pa.StringArray:
+    """The chunk's lines as one string array, without ``\\n`` and one ``\\r`` before it."""
+    raw = np.frombuffer(chunk.data, np.uint8)
+    ends = chunk.ends
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    cr = ends > starts
+    cr[cr] = raw[ends[cr] - 1] == 13
+    lengths = ends - starts - cr
+    keep = np.ones(len(raw), dtype=bool)
+    keep[ends] = False
+    keep[ends[cr] - 1] = False
+    small = len(raw) < 2**31  # 32-bit offsets, the ``string`` type every reader yields
+    offsets = np.zeros(len(ends) + 1, dtype=np.int32 if small else np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    kind = pa.StringArray if small else pa.LargeStringArray
+    # No copy of the text into Python strings; the bytes were validated as UTF-8 on reading.
+    return kind.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(raw[keep]))
 
 
 def _strip_cr(lines: list[str]) -> list[str]:
