@@ -10,7 +10,7 @@ from tests.reports.helpers import make_context, write_sample
 from timesheet_batch import jobrunner
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
-from timesheet_batch.db.engine import session_scope
+from timesheet_batch.db.engine import relaxed_connection, session_scope
 from timesheet_batch.discovery import discover_window
 from timesheet_batch.states import JobStatus
 
@@ -80,3 +80,17 @@ def test_a_file_over_its_reject_limit_fails_with_its_counts(tmp_path, pg_url) ->
     # Counted although nothing was published: the reports' reject rates read these columns.
     assert (job.records_read, job.records_rejected, job.chunks_done) == (80, sample.expected_rejects, 1)
     assert list(ctx.storage.list("processed/")) == []
+
+
+def test_a_relaxed_connection_commits_each_statement_without_the_wal_flush(tmp_path, pg_url) -> None:
+    ctx, job_id = _one_job(tmp_path, pg_url)
+    with relaxed_connection(pg_url) as connection:
+        assert connection.scalar(text("SHOW synchronous_commit")) == "off"
+        row = claims.claim_fresh(connection, job_id=job_id, worker_id="w1", lease_s=30, max_attempts=4)
+        # Committed by itself, before the connection is handed back: another client sees it.
+        with session_scope(pg_url) as other:
+            assert repo.get_job(other, job_id=job_id).status == JobStatus.PROCESSING
+        assert claims.claim_fresh(connection, job_id=job_id, worker_id="w2", lease_s=30, max_attempts=4) is None
+    assert row.version == 1 and row.worker_id == "w1"
+    with session_scope(pg_url) as session:  # the ordinary pool is untouched
+        assert session.scalar(text("SHOW synchronous_commit")) == "on"

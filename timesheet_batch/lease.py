@@ -18,7 +18,7 @@ import threading
 import time
 
 from timesheet_batch.db import claims
-from timesheet_batch.db.engine import session_scope
+from timesheet_batch.db.engine import relaxed_connection
 from timesheet_batch.states import JobStatus
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,9 @@ class LeaseKeeper:
         """Renew once (called by the renewer thread); False once the job is no longer ours."""
         try:
             # Not durable: a renewal a database crash undoes is redone at the next period.
-            with session_scope(self.database_url, durable=False) as session:
-                status = claims.renew_lease(session, job_id=self.job_id, version=self.version, lease_s=self.lease_s)
+            with relaxed_connection(self.database_url) as connection:
+                status = claims.renew_lease(connection, job_id=self.job_id, version=self.version,
+                                            lease_s=self.lease_s)
         except Exception as exc:  # a database blip: the next renewal may work
             log.warning("job %s: lease renewal failed (%s)", self.job_id, type(exc).__name__)
             return True

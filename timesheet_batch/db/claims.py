@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from timesheet_batch.db.models import BatchJob
@@ -81,6 +81,25 @@ class Claim:
     status: str | None = None
 
 
+def _connection(db: Session | Connection) -> Connection:
+    return db.connection() if isinstance(db, Session) else db
+
+
+def claim_fresh(db: Session | Connection, *, job_id: str, worker_id: str, lease_s: float,
+                max_attempts: int) -> Row | None:
+    """The common claim in one statement: a QUEUED/RETRYING job with attempts left; its row, or None.
+
+    The WHERE clause is the fence: of two workers racing, the second one's UPDATE re-checks
+    the status after the first commits and matches nothing (PostgreSQL re-evaluates it on the
+    updated row; SQLite serialises writers). None means "take the full path": :func:`claim_job`.
+    """
+    now = utc_now()
+    return _connection(db).execute(_CLAIM_FRESH, {
+        "p_job_id": job_id, "p_max_attempts": max_attempts, "p_worker": worker_id[:100], "p_now": now,
+        "p_lease": now + dt.timedelta(seconds=lease_s),
+    }).first()
+
+
 def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, max_attempts: int) -> Claim:
     """Take a QUEUED/RETRYING job, or a PROCESSING one whose owner's lease expired.
 
@@ -88,17 +107,11 @@ def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, 
     message only one wins. A job already claimed ``max_attempts`` times (each claim whose
     worker died counts) is parked DEAD instead of being run again: a poison file ends.
     """
-    now = utc_now()
-    lease = now + dt.timedelta(seconds=lease_s)
-    # The common case in one statement. Its WHERE clause is the fence: of two workers racing,
-    # the second one's UPDATE re-checks the status after the first commits and matches
-    # nothing (PostgreSQL re-evaluates it on the updated row; SQLite serialises writers).
-    fresh = session.connection().execute(_CLAIM_FRESH, {
-        "p_job_id": job_id, "p_max_attempts": max_attempts, "p_worker": worker_id[:100], "p_now": now,
-        "p_lease": lease,
-    }).first()
+    fresh = claim_fresh(session, job_id=job_id, worker_id=worker_id, lease_s=lease_s, max_attempts=max_attempts)
     if fresh is not None:
         return Claim("claimed", job=fresh, status=fresh.status)
+    now = utc_now()
+    lease = now + dt.timedelta(seconds=lease_s)
     job = get_job(session, job_id=job_id)
     if job is None:
         return Claim("missing")
@@ -133,34 +146,34 @@ def _note_lost_worker(session: Session, job: BatchJob) -> None:
                   error_message=f"worker {job.worker_id or '?'} lost (lease expired)")
 
 
-def renew_lease(session: Session, *, job_id: str, version: int, lease_s: float) -> str | None:
+def renew_lease(db: Session | Connection, *, job_id: str, version: int, lease_s: float) -> str | None:
     """Extend the owner's lease; returns the job's status, or None if this worker lost it."""
     lease = utc_now() + dt.timedelta(seconds=lease_s)
-    result = session.connection().execute(_RENEW, {"p_job_id": job_id, "p_version": version, "p_lease": lease})
+    result = _connection(db).execute(_RENEW, {"p_job_id": job_id, "p_version": version, "p_lease": lease})
     if result.rowcount == 1:
         return JobStatus.PROCESSING
-    return claimed_status(session, job_id=job_id, version=version)
+    return claimed_status(db, job_id=job_id, version=version)
 
 
 def record_progress(
-    session: Session, *, job_id: str, version: int, chunks_done: int, records_read: int, records_rejected: int
+    db: Session | Connection, *, job_id: str, version: int, chunks_done: int, records_read: int, records_rejected: int
 ) -> str | None:
     """Store one chunk's progress; return the job's status, None if this worker lost the job.
 
     Anything but PROCESSING (CANCELLED, or the job taken over) tells the runner to stop.
     """
-    result = session.connection().execute(_PROGRESS, {
+    result = _connection(db).execute(_PROGRESS, {
         "p_job_id": job_id, "p_version": version, "p_chunks": chunks_done, "p_read": records_read,
         "p_rejected": records_rejected, "p_now": utc_now(),
     })
     if result.rowcount == 1:
         return JobStatus.PROCESSING
-    return claimed_status(session, job_id=job_id, version=version)
+    return claimed_status(db, job_id=job_id, version=version)
 
 
-def claimed_status(session: Session, *, job_id: str, version: int) -> str | None:
+def claimed_status(db: Session | Connection, *, job_id: str, version: int) -> str | None:
     """The job's status while claim ``version`` is current; None if that claim was taken over."""
-    return session.connection().execute(_STATUS, {"p_job_id": job_id, "p_version": version}).scalar()
+    return _connection(db).execute(_STATUS, {"p_job_id": job_id, "p_version": version}).scalar()
 
 
 def finish_job(

@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from timesheet_batch.errors import DatabaseUnavailableError
 
-_engines: dict[tuple[int, str], Engine] = {}
+_engines: dict[tuple[int, str, bool], Engine] = {}
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _factories: dict[Engine, sessionmaker] = {}
 #: A pooled PostgreSQL connection unused for this long is pinged before it is handed out.
@@ -32,27 +32,30 @@ def _normalise(url: str) -> str:
     return url
 
 
-def get_engine(url: str, *, connect_timeout_s: float = 5.0) -> Engine:
-    """The engine for ``url`` in this process (a forked child never reuses its parent's)."""
-    key = (os.getpid(), url)
+def get_engine(url: str, *, connect_timeout_s: float = 5.0, relaxed: bool = False) -> Engine:
+    """The engine for ``url`` in this process (a forked child never reuses its parent's).
+
+    ``relaxed``: the engine behind :func:`relaxed_connection` (its own pool: its connections
+    carry ``synchronous_commit = off`` for their whole life).
+    """
+    key = (os.getpid(), url, relaxed)
     engine = _engines.get(key)
     if engine is None:
-        engine = _create(_normalise(url), connect_timeout_s)
+        engine = _create(_normalise(url), connect_timeout_s, relaxed)
         _engines[key] = engine
     return engine
 
 
-def _create(url: str, connect_timeout_s: float) -> Engine:
+def _create(url: str, connect_timeout_s: float, relaxed: bool) -> Engine:
+    autocommit = {"isolation_level": "AUTOCOMMIT"} if relaxed else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        engine = create_engine(url, connect_args={"timeout": 60}, **autocommit)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_engine(
-        url,
-        pool_size=2,
-        max_overflow=4,
-        connect_args={"connect_timeout": max(1, int(connect_timeout_s))},
-    )
+    connect_args: dict = {"connect_timeout": max(1, int(connect_timeout_s))}
+    if relaxed:
+        connect_args["options"] = "-c synchronous_commit=off"
+    engine = create_engine(url, pool_size=2, max_overflow=4, connect_args=connect_args, **autocommit)
     # pool_pre_ping would ping on every checkout: a round trip on each of the ~4 sessions a
     # job opens (~0.7 ms each on a busy 2-core machine). Ping only a connection that sat idle.
     event.listen(engine, "checkin", _note_checkin)
@@ -93,7 +96,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def dispose_engines() -> None:
     """Close and forget every engine of this process."""
-    for (pid, _url), engine in list(_engines.items()):
+    for (pid, _url, _relaxed), engine in list(_engines.items()):
         # A parent's engine in a forked child: drop its connections without closing them.
         engine.dispose(close=pid == os.getpid())
     _engines.clear()
@@ -139,6 +142,23 @@ def session_scope(url: str, *, durable: bool = True) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def relaxed_connection(url: str) -> Iterator[Connection]:
+    """A connection whose every statement commits on its own, without waiting for the WAL flush.
+
+    For the worker's single-statement writes whose loss the farm repairs by itself (a fresh
+    claim, a lease renewal, a progress figure) and for plain reads: one round trip each,
+    where a transaction costs three or four (BEGIN, SET LOCAL, the statement, COMMIT) — a
+    fifth of a small file's time on a busy machine (BENCHMARKS.md). A statement is as atomic
+    as ever; a PostgreSQL crash within ~600 ms of one may undo it (RELIABILITY.md).
+    """
+    try:
+        with get_engine(url, relaxed=True).connect() as connection:
+            yield connection
+    except OperationalError as exc:
+        raise DatabaseUnavailableError(f"database error: {_first_line(exc)}") from exc
 
 
 def check_database(url: str, *, timeout_s: float = 5.0) -> None:
