@@ -10,7 +10,7 @@ from tests.reports.helpers import make_context, write_sample
 from timesheet_batch import jobrunner
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
-from timesheet_batch.db.engine import relaxed_connection, session_scope
+from timesheet_batch.db.engine import autocommit_connection, session_scope
 from timesheet_batch.discovery import discover_window
 from timesheet_batch.states import JobStatus
 
@@ -82,9 +82,9 @@ def test_a_file_over_its_reject_limit_fails_with_its_counts(tmp_path, pg_url) ->
     assert list(ctx.storage.list("processed/")) == []
 
 
-def test_a_relaxed_connection_commits_each_statement_without_the_wal_flush(tmp_path, pg_url) -> None:
+def test_a_non_durable_autocommit_connection_skips_the_wal_flush(tmp_path, pg_url) -> None:
     ctx, job_id = _one_job(tmp_path, pg_url)
-    with relaxed_connection(pg_url) as connection:
+    with autocommit_connection(pg_url, durable=False) as connection:
         assert connection.scalar(text("SHOW synchronous_commit")) == "off"
         row = claims.claim_fresh(connection, job_id=job_id, worker_id="w1", lease_s=30, max_attempts=4)
         # Committed by itself, before the connection is handed back: another client sees it.

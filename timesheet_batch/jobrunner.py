@@ -17,7 +17,7 @@ from timesheet_batch import pipeline, shutdown
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
-from timesheet_batch.db.engine import relaxed_connection, session_scope
+from timesheet_batch.db.engine import autocommit_connection, session_scope
 from timesheet_batch.discovery import describe_file, job_type_for_key
 from timesheet_batch.errors import BadFileError, JobCancelledError, JobHandedBackError
 from timesheet_batch.lease import LeaseKeeper
@@ -104,14 +104,14 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
 
 
 def _claim(ctx: FarmContext, *, job_id: str, worker_id: str) -> claims.Claim:
-    """Claim the job: the common case in one relaxed statement, anything else the full way.
+    """Claim the job: the common case in one autocommitted statement, anything else the full way.
 
     Not durable either way: a claim a database crash undoes only makes the job run again.
     """
     settings = ctx.settings
     options = {"job_id": job_id, "worker_id": worker_id, "lease_s": settings.lease_s,
                "max_attempts": settings.max_retries + 1}
-    with relaxed_connection(ctx.database_url) as connection:
+    with autocommit_connection(ctx.database_url, durable=False) as connection:
         fresh = claims.claim_fresh(connection, **options)
     if fresh is not None:
         return claims.Claim("claimed", job=fresh, status=fresh.status)
@@ -176,7 +176,7 @@ class _ProgressRecorder:
         if not progress.final and time.monotonic() - self._last_write < PROGRESS_EVERY_S:
             return
         self._last_write = time.monotonic()
-        with relaxed_connection(self.ctx.database_url) as connection:
+        with autocommit_connection(self.ctx.database_url, durable=False) as connection:
             if progress.final:
                 status = claims.claimed_status(connection, job_id=held.job_id, version=held.version)
             else:
@@ -198,17 +198,19 @@ class _ProgressRecorder:
 def _finish(ctx: FarmContext, held: ClaimedJob, status: JobStatus, *, error: str | None = None,
             read: int | None = None, written: int | None = None, rejected: int | None = None,
             output_key: str | None = None, rejects_key: str | None = None, chunks: int | None = None) -> JobOutcome:
-    with session_scope(ctx.database_url) as session:
-        # One fenced UPDATE: the claim already told us the attempt and the start time.
+    # One fenced UPDATE (the claim already told us the attempt and the start time), durable, on
+    # its own; with the error-history row when it records one, in one transaction.
+    scope = (session_scope(ctx.database_url) if claims.records_error(status, error)
+             else autocommit_connection(ctx.database_url, durable=True))
+    with scope as db:
         ours = claims.finish_claimed_job(
-            session, job_id=held.job_id, version=held.version, attempts=held.attempts, started_at=held.started_at,
+            db, job_id=held.job_id, version=held.version, attempts=held.attempts, started_at=held.started_at,
             status=status, error_message=error, output_key=output_key, rejects_key=rejects_key,
             counts={"records_read": read, "records_processed": written, "records_rejected": rejected,
                     "chunks_done": chunks},
         )
         if not ours:
-            current = repo.get_job(session, job_id=held.job_id)
-            status = current.status if current else status
+            status = claims.job_status(db, job_id=held.job_id) or status
     log.info("job %s %s: read=%s written=%s rejected=%s", held.job_id, status, read, written, rejected)
     return JobOutcome(held.job_id, status, read or 0, written or 0, rejected or 0, error, skipped=not ours)
 

@@ -18,7 +18,7 @@ import threading
 import time
 
 from timesheet_batch.db import claims
-from timesheet_batch.db.engine import relaxed_connection
+from timesheet_batch.db.engine import autocommit_connection
 from timesheet_batch.states import JobStatus
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class LeaseKeeper:
         """Renew once (called by the renewer thread); False once the job is no longer ours."""
         try:
             # Not durable: a renewal a database crash undoes is redone at the next period.
-            with relaxed_connection(self.database_url) as connection:
+            with autocommit_connection(self.database_url, durable=False) as connection:
                 status = claims.renew_lease(connection, job_id=self.job_id, version=self.version,
                                             lease_s=self.lease_s)
         except Exception as exc:  # a database blip: the next renewal may work

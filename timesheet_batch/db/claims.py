@@ -42,6 +42,7 @@ _CLAIM_FRESH = (
 )
 _ROW = select(_JOBS).where(_C.job_id == bindparam("p_job_id"))
 _STATUS = select(_C.status).where(_C.job_id == bindparam("p_job_id"), _C.version == bindparam("p_version"))
+_JOB_STATUS = select(_C.status).where(_C.job_id == bindparam("p_job_id"))
 _HELD = (_C.job_id == bindparam("p_job_id"), _C.version == bindparam("p_version"), _C.status == _PROCESSING)
 _RENEW = update(_JOBS).where(*_HELD).values(lease_expires_at=bindparam("p_lease"))
 _PROGRESS = (
@@ -206,8 +207,13 @@ def finish_job(
                          error_message=error_message, counts=counts, output_key=output_key, rejects_key=rejects_key)
 
 
+def records_error(status: JobStatus, error_message: str | None) -> bool:
+    """Whether finishing with ``status`` adds to the job's error history (then it needs a Session)."""
+    return bool(error_message) and status in (JobStatus.FAILED, JobStatus.DEAD)
+
+
 def finish_claimed_job(
-    session: Session,
+    db: Session | Connection,
     *,
     job_id: str,
     version: int,
@@ -224,19 +230,23 @@ def finish_claimed_job(
     The claim already told the worker ``attempts`` and ``started_at``, so nothing is read
     first; the UPDATE matches only while the job is still PROCESSING at that version (not
     cancelled, not taken over). ``counts``: ``records_read``/``records_processed``/
-    ``records_rejected``/``chunks_done`` (None values are left as they are).
+    ``records_rejected``/``chunks_done`` (None values are left as they are). A plain
+    Connection (e.g. autocommitted) will do unless :func:`records_error`.
     """
-    return _write_finish(session, job_id=job_id, version=version, current_status=JobStatus.PROCESSING,
+    return _write_finish(db, job_id=job_id, version=version, current_status=JobStatus.PROCESSING,
                          attempts=attempts, started_at=started_at, status=status, error_message=error_message,
                          counts=counts or {}, output_key=output_key, rejects_key=rejects_key)
 
 
-def _write_finish(session: Session, *, job_id: str, version: int, current_status: str, attempts: int,
+def _write_finish(db: Session | Connection, *, job_id: str, version: int, current_status: str, attempts: int,
                   started_at: dt.datetime | None, status: JobStatus, error_message: str | None,
                   counts: dict[str, int | None], output_key: str | None, rejects_key: str | None) -> bool:
     """The one UPDATE that finishes a job, fenced on (version, current status)."""
+    history = records_error(status, error_message)
+    if history and not isinstance(db, Session):
+        raise TypeError("a finish that records an error needs a Session (one transaction)")
     now = utc_now()
-    result = session.connection().execute(_FINISH, {
+    result = _connection(db).execute(_FINISH, {
         "p_job_id": job_id, "p_version": version, "p_current": str(current_status), "p_status": str(status),
         "p_error": error_message[:2000] if error_message else None, "p_now": now, "p_output": output_key,
         "p_rejects": rejects_key,
@@ -245,9 +255,14 @@ def _write_finish(session: Session, *, job_id: str, version: int, current_status
         "p_rejected": counts.get("records_rejected"), "p_chunks": counts.get("chunks_done"),
     })
     ours = result.rowcount == 1
-    if ours and error_message and status in (JobStatus.FAILED, JobStatus.DEAD):
-        add_error(session, job_id=job_id, attempt=attempts, error_message=error_message)
+    if ours and history:
+        add_error(db, job_id=job_id, attempt=attempts, error_message=error_message)
     return ours
+
+
+def job_status(db: Session | Connection, *, job_id: str) -> str | None:
+    """The job's status now (None: no such job)."""
+    return _connection(db).execute(_JOB_STATUS, {"p_job_id": job_id}).scalar()
 
 
 def release_for_retry(

@@ -145,17 +145,22 @@ def session_scope(url: str, *, durable: bool = True) -> Iterator[Session]:
 
 
 @contextmanager
-def relaxed_connection(url: str) -> Iterator[Connection]:
-    """A connection whose every statement commits on its own, without waiting for the WAL flush.
+def autocommit_connection(url: str, *, durable: bool) -> Iterator[Connection]:
+    """A connection whose every statement commits on its own: one round trip per statement.
 
-    For the worker's single-statement writes whose loss the farm repairs by itself (a fresh
-    claim, a lease renewal, a progress figure) and for plain reads: one round trip each,
-    where a transaction costs three or four (BEGIN, SET LOCAL, the statement, COMMIT) — a
-    fifth of a small file's time on a busy machine (BENCHMARKS.md). A statement is as atomic
-    as ever; a PostgreSQL crash within ~600 ms of one may undo it (RELIABILITY.md).
+    For the worker's single-statement writes and plain reads, where a transaction costs three
+    or four round trips (BEGIN, SET LOCAL, the statement, COMMIT) — a fifth of a small file's
+    time on a busy machine (BENCHMARKS.md). Each statement is as atomic as ever.
+
+    ``durable=False`` takes a connection of the relaxed pool (``synchronous_commit = off`` for
+    its whole life): for writes whose loss the farm repairs by itself (a fresh claim, a lease
+    renewal, a progress figure); a PostgreSQL crash within ~600 ms of one may undo it
+    (RELIABILITY.md). ``durable=True`` waits for the WAL flush as usual (a job's finish).
     """
     try:
-        with get_engine(url, relaxed=True).connect() as connection:
+        with get_engine(url, relaxed=not durable).connect() as connection:
+            if durable:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
     except OperationalError as exc:
         raise DatabaseUnavailableError(f"database error: {_first_line(exc)}") from exc
