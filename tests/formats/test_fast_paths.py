@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats import (
     RECORD_NUMBER,
+    arrow_json,
     fixed_width_format,
     get_reader,
     json_format,
@@ -43,6 +44,14 @@ class Chunked(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         part, self._data = self._data[: self._size], self._data[self._size :]
         return bytes(part)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fast_path_for_small_inputs():
+    """These tests are about the fast path: take it whatever the number of objects."""
+    saved, arrow_json.MIN_OBJECTS = arrow_json.MIN_OBJECTS, 0
+    yield
+    arrow_json.MIN_OBJECTS = saved
 
 
 def read_all(fmt: str, data: bytes, options: FormatOptions, chunk_size: int, size: int = 1 << 20) -> list[pa.Table]:
@@ -222,3 +231,18 @@ def test_line_chunks_equal_line_blocks(lines, newline, encoding, chunk_size, siz
     parse = fixed_width_format.parse_fixed_width
     want = [parse(pa.array(block, pa.string()), first, fixed) for block, first in expected]
     assert as_rows(got) == as_rows([table for table in want if table is not None])
+
+
+def test_small_inputs_are_left_to_python(monkeypatch):
+    monkeypatch.setattr(arrow_json, "MIN_OBJECTS", 5)
+    calls = []
+    monkeypatch.setattr(json_format, "parse_objects", lambda *a: calls.append(a))
+    monkeypatch.setattr(ndjson_format, "parse_objects", lambda *a: calls.append(a))
+    records = [{"ID": str(i), "D": "2026-11-06"} for i in range(4)]
+    text = dump_array(records, "indent")
+    assert as_rows(read_all("json", text.encode(), FormatOptions(format="json"), 10)) == as_rows(
+        python_json(text, 10))
+    ndjson = "\n".join(json.dumps(r) for r in records)
+    assert as_rows(read_all("ndjson", ndjson.encode(), FormatOptions(format="ndjson"), 10)) == as_rows(
+        python_ndjson(ndjson, 10))
+    assert calls == []

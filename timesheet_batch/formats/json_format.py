@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from timesheet_batch.errors import UnreadableFileError
+from timesheet_batch.formats import arrow_json
 from timesheet_batch.formats.arrow_json import align_columns, parse_objects
 from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.json_array import ArraySplitter
@@ -151,6 +152,9 @@ class JsonReader:
         strings: set[str] = set()
         refused = False
         for batch in splitter.batches(chunk_size):
+            if batch.count < arrow_json.MIN_OBJECTS:
+                refused = True  # a small file (or chunk size): Python is faster
+                break
             table = parse_objects(batch.data, strings)
             if table is None or table.num_rows != batch.count:
                 refused = True  # Python parses this batch and the rest of the file

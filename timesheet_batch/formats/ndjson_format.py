@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from timesheet_batch.errors import UnreadableFileError
+from timesheet_batch.formats import arrow_json
 from timesheet_batch.formats.arrow_json import align_columns, parse_objects
 from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.json_format import records_as_json
@@ -89,8 +90,10 @@ class NdjsonReader:
 
 def _parse_chunk(chunk: LineChunk, known: dict[str, None], strings: set[str]) -> pa.Table | None:
     """The chunk's records parsed by pyarrow; None when Python must parse it (see the docstring)."""
-    raw = np.frombuffer(chunk.data, np.uint8)
     ends = chunk.ends
+    if len(ends) < arrow_json.MIN_OBJECTS:
+        return None  # a small file (or chunk size): Python is faster
+    raw = np.frombuffer(chunk.data, np.uint8)
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
