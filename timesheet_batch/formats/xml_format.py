@@ -30,6 +30,13 @@ Reader
 
     ``__record_number`` is the 1-based index of the record in the document (not a line).
 
+    Fast path: a document of the common simple shape (a plain ``<?xml?>`` prolog in UTF-8,
+    ``<root>`` without attributes, records of text-only fields; see
+    :mod:`~timesheet_batch.formats.xml_scan`) is checked by libxml2 without building a tree
+    and its records cut out of the bytes into Arrow columns. At the first thing it cannot
+    prove simple it hands the rest of the document, from the last record boundary, to the
+    iterparse reading above, which then gives the same values, errors and line numbers.
+
 Writer
     ``record_path`` ``"timesheets/entry"`` gives a root ``<timesheets>`` holding one
     ``<entry>`` per record, with one child element per column (a null cell is left out).
@@ -52,8 +59,8 @@ import pyarrow as pa
 from lxml import etree
 
 from timesheet_batch.errors import ConfigurationError, UnreadableFileError
-from timesheet_batch.formats.base import WriterSession, strip_control_chars
-from timesheet_batch.formats.text_io import records_to_table
+from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, strip_control_chars
+from timesheet_batch.formats.xml_scan import Columns, Scanner
 from timesheet_batch.vendors.profile import FormatOptions
 
 #: The parser options of every XML read (see the module docstring); never change lightly.
@@ -224,22 +231,31 @@ class XmlReader:
         first = stream.read(64 * 1024)
         if not first.strip():
             return  # an empty file holds no records
-        known: dict[str, None] = {}
-        records: list[dict] = []
-        count = 0
+        rows = _Rows()
+        source: BinaryIO | _Peeked = _Peeked(first, stream)
+        scanner = Scanner.start(first, stream, parts, SECURE_PARSER_OPTIONS)
+        if scanner is not None:
+            for batch in scanner.batches():
+                if isinstance(batch, Columns):
+                    rows.add_columns(batch)
+                else:
+                    for record in batch:
+                        rows.add(record)
+                yield from rows.tables(chunk_size)
+            if scanner.done:
+                yield from rows.tables(chunk_size, final=True)
+                return
+            source = scanner.handover()
         try:
-            for record in self._records(_Peeked(first, stream), parts):
-                records.append(record)
-                count += 1
-                if len(records) == chunk_size:
-                    yield _table(records, known, count)
-                    records = []
+            for record in self._records(source, parts):
+                rows.add(record)
+                if rows.rows == chunk_size:
+                    yield from rows.tables(chunk_size)
         except etree.XMLSyntaxError as exc:
             raise UnreadableFileError(_describe(exc)) from None
-        if records:
-            yield _table(records, known, count)
+        yield from rows.tables(chunk_size, final=True)
 
-    def _records(self, source: _Peeked, parts: list[str]) -> Iterator[dict]:
+    def _records(self, source: BinaryIO | _Peeked, parts: list[str]) -> Iterator[dict]:
         context = etree.iterparse(
             source, events=("end",), tag=f"{{*}}{parts[-1]}", **SECURE_PARSER_OPTIONS
         )
@@ -262,6 +278,71 @@ class XmlReader:
                 raise UnreadableFileError(f"the root element is not <{parts[0]}> of record_path")
 
 
-def _table(records: list[dict], known: dict[str, None], last_number: int) -> pa.Table:
-    first = last_number - len(records) + 1
-    return records_to_table(records, known, np.arange(first, last_number + 1, dtype=np.int64))
+class _Rows:
+    """Records read and not yet handed out, as columns (what :func:`records_to_table` makes).
+
+    Columns are the field names in the order first seen; a chunk has those seen up to its last
+    record. Records come one by one (field dicts, kept in lists) or as Arrow columns.
+    """
+
+    def __init__(self) -> None:
+        #: Name -> number of the record that brought it, in first-seen order.
+        self._first_seen: dict[str, int] = {}
+        self._arrays: dict[str, list[pa.Array]] = {}  # the first ``_in_arrays`` rows
+        self._lists: dict[str, list[str | None]] = {}  # the rows after them
+        self._in_arrays = 0
+        self.rows = 0  # records held
+        self._count = 0  # records read in all
+
+    def add(self, fields: dict[str, str | None]) -> None:
+        """One record."""
+        self._count += 1
+        lists = self._lists
+        for name in fields:
+            if name not in lists:
+                self._new(name, self._count)
+        for name, values in lists.items():
+            values.append(fields.get(name))
+        self.rows += 1
+
+    def _new(self, name: str, number: int) -> None:
+        self._first_seen[name] = number
+        self._arrays[name] = [pa.nulls(self._in_arrays, pa.string())]
+        self._lists[name] = [None] * (self.rows - self._in_arrays)
+
+    def _to_arrays(self) -> None:
+        if self.rows == self._in_arrays:
+            return
+        for name, values in self._lists.items():
+            self._arrays[name].append(pa.array(values, pa.string()))
+            values.clear()
+        self._in_arrays = self.rows
+
+    def add_columns(self, columns: Columns) -> None:
+        """Records read as columns."""
+        self._to_arrays()
+        for name, first in zip(columns.names, columns.first, strict=True):
+            if name not in self._first_seen:
+                self._new(name, self._count + first + 1)
+        given = dict(zip(columns.names, columns.arrays, strict=True))
+        for name, arrays in self._arrays.items():
+            arrays.append(given[name] if name in given else pa.nulls(columns.count, pa.string()))
+        self._count += columns.count
+        self.rows += columns.count
+        self._in_arrays = self.rows
+
+    def tables(self, chunk_size: int, final: bool = False) -> Iterator[pa.Table]:
+        """The full chunks held (and, if ``final``, the rest)."""
+        while self.rows >= chunk_size or (final and self.rows):
+            self._to_arrays()
+            size = min(self.rows, chunk_size)
+            last_number = self._count - self.rows + size
+            names = [name for name, first in self._first_seen.items() if first <= last_number]
+            columns = {name: pa.chunked_array(arrays, pa.string()) for name, arrays in self._arrays.items()}
+            arrays = [columns[name].slice(0, size).combine_chunks() for name in names]
+            arrays.append(pa.array(np.arange(last_number - size + 1, last_number + 1, dtype=np.int64)))
+            for name, column in columns.items():
+                self._arrays[name] = column.slice(size).chunks
+            self.rows -= size
+            self._in_arrays = self.rows
+            yield pa.Table.from_arrays(arrays, names=[*names, RECORD_NUMBER])
