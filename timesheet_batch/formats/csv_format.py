@@ -186,8 +186,34 @@ def _empty_table(names: list[str]) -> pa.Table:
 
 def neutralise_formulas(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Prefix ``'`` to cells a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, tab, CR)."""
+    if not _may_start_a_formula(column):
+        return column  # most columns: no copy, no regex
     risky = pc.match_substring_regex(column, _FORMULA_START)
     return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+
+
+_FORMULA_BYTES = np.zeros(256, dtype=bool)
+_FORMULA_BYTES[[ord(c) for c in "=+-@\t\r"]] = True
+
+
+def _may_start_a_formula(column: pa.ChunkedArray | pa.Array) -> bool:
+    """False only if no value starts with a formula character (read off the offsets, in numpy).
+
+    A null slot may own bytes; it is looked at too, which can only answer True (the exact
+    regex then decides), never hide a risky cell.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if not pa.types.is_string(chunk.type):
+            return True  # not the layout read below: let the regex decide
+        if len(chunk) == 0:
+            continue
+        _validity, offsets_buffer, data_buffer = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+        if len(starts) and _FORMULA_BYTES[np.frombuffer(data_buffer, dtype=np.uint8)[starts]].any():
+            return True
+    return False
 
 
 class _CsvSession(WriterSession):
