@@ -87,7 +87,7 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
     except JobHandedBackError as exc:
         with session_scope(ctx.database_url) as session:
             claims.release_for_retry(session, job_id=job_id, version=held.version, error_message=str(exc),
-                                   refund_attempt=True)
+                                     refund_attempt=True)
         log.warning("job %s handed back: the worker is shutting down", job_id)
         return JobOutcome(job_id, JobStatus.RETRYING, skipped=True, handed_back=True)
     except Exception as exc:
@@ -152,11 +152,10 @@ class _ProgressRecorder:
     The call right before publishing (``progress.final``) always reads the job's status, so a
     job cancelled at any time before it publishes nothing; it writes nothing, since the finish
     stores the same counts a moment later (:meth:`counts`, also for a file that fails on its
-    reject limit or is cancelled). Other chunks write
-    (and check) when PROGRESS_EVERY_S has passed since the claim or the last write: a
-    one-chunk file then costs no write at all, and a cancel is still seen within a chunk plus
-    PROGRESS_EVERY_S. Progress writes are not durable (a crash that undoes one loses only a
-    figure).
+    reject limit or is cancelled). Other chunks write (and check) when PROGRESS_EVERY_S has
+    passed since the claim or the last write: a one-chunk file then costs no write at all, and
+    a cancel is still seen within a chunk plus PROGRESS_EVERY_S. Progress writes are not
+    durable (a crash that undoes one loses only a figure).
     """
 
     def __init__(self, ctx: FarmContext, held: ClaimedJob):
@@ -228,7 +227,7 @@ def hand_back(ctx: FarmContext, error: TransientJobError) -> int | None:
     """Release a job for a retry; the attempts so far, or None if it was no longer ours."""
     with session_scope(ctx.database_url) as session:
         return claims.release_for_retry(session, job_id=error.held.job_id, version=error.held.version,
-                                      error_message=str(error))
+                                        error_message=str(error))
 
 
 def give_up(ctx: FarmContext, error: TransientJobError) -> JobOutcome:

@@ -35,8 +35,8 @@ def _normalise(url: str) -> str:
 def get_engine(url: str, *, connect_timeout_s: float = 5.0, relaxed: bool = False) -> Engine:
     """The engine for ``url`` in this process (a forked child never reuses its parent's).
 
-    ``relaxed``: the engine behind :func:`relaxed_connection` (its own pool: its connections
-    carry ``synchronous_commit = off`` for their whole life).
+    ``relaxed``: the engine behind ``autocommit_connection(durable=False)`` (its own pool: its
+    connections carry ``synchronous_commit = off`` for their whole life).
     """
     key = (os.getpid(), url, relaxed)
     engine = _engines.get(key)

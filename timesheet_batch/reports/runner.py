@@ -87,7 +87,7 @@ def run_report(ctx: FarmContext, *, job_id: str, worker_id: str,
     main_key = keys.get("json") or next(iter(keys.values()))
     with session_scope(ctx.database_url) as session:
         claims.finish_job(session, job_id=job_id, status=JobStatus.COMPLETED, version=version,
-                        records_written=content.records, output_key=main_key)
+                          records_written=content.records, output_key=main_key)
     log.info("report %s %s %s: %d record(s) in %.1fs -> %s", run.report_type, role, period.key,
              content.records, time.monotonic() - started, main_key)
     fired = _fire(ctx, job_id, publish)
