@@ -197,7 +197,7 @@ def _process(reading: _Reading, on_chunk, work: Path):
                 for valid, rejects, read in checkpoint.load(resumed):
                     spool.append(valid)
                     state.record(read, rejects, rej)
-            with closing(_read_validated(reading, skip=resumed)) as chunks:
+            with closing(_read_validated(reading, skip=resumed, on_size=spool.plan_for)) as chunks:
                 for index, (valid, rejects, read) in enumerate(chunks, start=resumed):
                     spool.append(valid)
                     state.record(read, rejects, rej)
@@ -211,8 +211,13 @@ def _process(reading: _Reading, on_chunk, work: Path):
         spool.close()
 
 
-def _read_validated(reading: _Reading, *, skip: int) -> Iterator[tuple[pa.Table, pa.Table, int]]:
-    """(valid, rejects, records read) per chunk of the file, after the first ``skip`` chunks."""
+def _read_validated(
+    reading: _Reading, *, skip: int, on_size: Callable[[int | None], None] | None = None
+) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+    """(valid, rejects, records read) per chunk of the file, after the first ``skip`` chunks.
+
+    ``on_size`` hears the input's size in bytes (None if unknown) before the first chunk.
+    """
     vendor, chunk_size = reading.vendor, reading.chunk_size
     business_date = reading.business_date
     reader = get_reader(vendor.input.format)
@@ -222,6 +227,8 @@ def _read_validated(reading: _Reading, *, skip: int) -> Iterator[tuple[pa.Table,
             return itertools.islice(reader.read_chunks(stream, vendor.input, chunk_size), skip, None)
 
         size = _input_size(stream)
+        if on_size is not None:
+            on_size(size)
         if size is not None and size <= INLINE_INPUT_BYTES:
             # A small file: starting the threads below would cost more than they overlap.
             for raw in chunks():
@@ -254,6 +261,10 @@ def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: Write
         rej.write(rejects)
         state.by_rule.update(_rule_counts(rejects))
 
+    # mimalloc keeps the blocks the reading threads freed; hand them back before the
+    # cross-record pass allocates its own, or the peak RSS holds both (1M records in memory:
+    # 538 -> 441 MB, at no measurable cost).
+    pa.default_memory_pool().release_unused()
     rejected, _ = find_cross_record_rejects(spool, work, sink=log_rejects)
     final_path = work / "processed.parquet"
 

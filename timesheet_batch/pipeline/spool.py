@@ -18,6 +18,10 @@ import pyarrow.parquet as pq
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA
 
 MEMORY_ROWS = 1_000_000
+#: An input file larger than this spills from its first chunk: it would pass MEMORY_ROWS
+#: anyway (a million ACME records are ~95 MB of CSV), and holding a million records at the
+#: moment the reading threads peak took a 1 GB file over 512 MB of RSS (BENCHMARKS.md).
+SPILL_INPUT_BYTES = 128 * 1024 * 1024
 
 
 class ValidSpool:
@@ -34,6 +38,11 @@ class ValidSpool:
     def in_memory(self) -> bool:
         """Whether every record is still held in memory."""
         return self._writer is None
+
+    def plan_for(self, input_bytes: int | None) -> None:
+        """Spill from the next append on if the input file is large (None: size unknown)."""
+        if input_bytes is not None and input_bytes > SPILL_INPUT_BYTES:
+            self.memory_rows = 0
 
     def append(self, table: pa.Table) -> None:
         """Add one chunk of canonical records (kept in file order)."""
