@@ -37,6 +37,11 @@ def test_sigkill_pool_processes_mid_file(fault_farm):
 
     with fault_farm.worker(concurrency=2) as workers:
         def kill_one() -> None:
+            # Not before a first file completed: a pool process killed while the worker is still
+            # starting makes Celery give up the whole worker ("Could not start worker
+            # processes"), which is not the fault under test.
+            if not kills and _completed(fault_farm) == 0:
+                return
             if len(kills) < 12 and time.monotonic() > getattr(kill_one, "next", 0):
                 children = worker_children(workers.process.pid)
                 if children:
