@@ -48,7 +48,7 @@ def test_sigkill_pool_processes_mid_file(fault_farm):
                     victim = rng.choice(children)
                     os.kill(victim, signal.SIGKILL)
                     kills.append(victim)
-                kill_one.next = time.monotonic() + rng.uniform(0.3, 0.8)
+                kill_one.next = time.monotonic() + rng.uniform(0.2, 0.6)
 
         _both_windows(fault_farm, during=kill_one)
     assert len(kills) >= 10
