@@ -116,7 +116,7 @@ def _claim(ctx: FarmContext, *, job_id: str, worker_id: str) -> claims.Claim:
     if fresh is not None:
         return claims.Claim("claimed", job=fresh, status=fresh.status)
     with session_scope(ctx.database_url, durable=False) as session:
-        return claims.claim_job(session, **options)
+        return claims.claim_not_fresh(session, **options)
 
 
 class TransientJobError(Exception):

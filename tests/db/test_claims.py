@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
+from tests.db.jobs import CLAIM, DAY, new_jobs
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
-from timesheet_batch.states import JobStatus, JobType
-
-DAY = dt.date(2026, 11, 20)
-CLAIM = {"lease_s": 30.0, "max_attempts": 4}
-
-
-def _jobs(n: int, prefix: str = "a") -> list[repo.NewJob]:
-    return [
-        repo.NewJob(JobType.PROCESS_FILE, f"inbound/2026-11-20/ACME/{prefix}{i}.csv", "ACME", "high", "csv", "VENDOR")
-        for i in range(n)
-    ]
+from timesheet_batch.states import JobStatus
 
 
 def test_only_one_of_two_claims_wins(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
-        (job,) = repo.add_jobs(session, batch=batch, jobs=_jobs(1))
+        (job,) = repo.add_jobs(session, batch=batch, jobs=new_jobs(1))
     # Two sessions read the same version, then both try to claim.
     with session_scope(pg_url) as first, session_scope(pg_url) as second:
         seen_first = repo.get_job(first, job_id=job.job_id)
@@ -42,7 +31,7 @@ def test_only_one_of_two_claims_wins(pg_url):
 def test_finished_job_is_not_claimed_again(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
-        (job,) = repo.add_jobs(session, batch=batch, jobs=_jobs(1))
+        (job,) = repo.add_jobs(session, batch=batch, jobs=new_jobs(1))
     with session_scope(pg_url) as session:
         claim = claims.claim_job(session, job_id=job.job_id, worker_id="w1", **CLAIM)
     with session_scope(pg_url) as session:
@@ -55,7 +44,7 @@ def test_finished_job_is_not_claimed_again(pg_url):
 def _one_job(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
-        (job,) = repo.add_jobs(session, batch=batch, jobs=_jobs(1))
+        (job,) = repo.add_jobs(session, batch=batch, jobs=new_jobs(1))
     return job
 
 

@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import text
 
+from tests.db.jobs import DAY, new_jobs
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import get_engine, session_scope
 from timesheet_batch.states import JobStatus, JobType
 
-DAY = dt.date(2026, 11, 20)
-CLAIM = {"lease_s": 30.0, "max_attempts": 4}
 
-
-def _jobs(n: int, prefix: str = "a") -> list[repo.NewJob]:
-    return [
-        repo.NewJob(JobType.PROCESS_FILE, f"inbound/2026-11-20/ACME/{prefix}{i}.csv", "ACME", "high", "csv", "VENDOR")
-        for i in range(n)
-    ]
-
-
-def test_second_discovery_adds_no_jobs(pg_url):
+def test_second_discovery_adds_nonew_jobs(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
-        assert len(repo.add_jobs(session, batch=batch, jobs=_jobs(3))) == 3
+        assert len(repo.add_jobs(session, batch=batch, jobs=new_jobs(3))) == 3
     with session_scope(pg_url) as session:
         again = repo.get_or_create_batch(session, window="morning", business_date=DAY)
         assert again.id == batch.id
-        assert repo.add_jobs(session, batch=again, jobs=_jobs(3)) == []
+        assert repo.add_jobs(session, batch=again, jobs=new_jobs(3)) == []
         assert again.total_files == 3
-        assert len(repo.add_jobs(session, batch=again, jobs=_jobs(4))) == 1
+        assert len(repo.add_jobs(session, batch=again, jobs=new_jobs(4))) == 1
         assert again.total_files == 4
 
 
@@ -52,7 +41,7 @@ def test_a_changed_file_requeues_its_finished_job(pg_url):
 def test_summary_is_claimed_once_and_only_when_all_jobs_are_terminal(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="nightly", business_date=DAY)
-        queued = repo.add_jobs(session, batch=batch, jobs=_jobs(2))
+        queued = repo.add_jobs(session, batch=batch, jobs=new_jobs(2))
     with session_scope(pg_url) as session:
         assert repo.claim_summary(session, batch_id=batch.id) is False
         for job in queued:
@@ -66,7 +55,7 @@ def test_summary_is_claimed_once_and_only_when_all_jobs_are_terminal(pg_url):
 def test_seed_sql_and_summary_view_work(pg_url):
     with session_scope(pg_url) as session:
         batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
-        jobs = repo.add_jobs(session, batch=batch, jobs=_jobs(3))
+        jobs = repo.add_jobs(session, batch=batch, jobs=new_jobs(3))
         claims.finish_job(session, job_id=jobs[0].job_id, status=JobStatus.COMPLETED, records_written=10)
     with get_engine(pg_url).connect() as connection:
         by_status = dict(connection.execute(text("SELECT status, COUNT(*) FROM batch_job_log GROUP BY status")).all())

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.formats.streams import Chunked
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats import (
     RECORD_NUMBER,
@@ -30,20 +31,6 @@ VALUE = st.one_of(
 )
 RECORD = st.dictionaries(st.sampled_from(["ID", "NAME", "é", "a b", "X"]), VALUE, max_size=4)
 STYLE = st.sampled_from(["compact", "spaced", "indent", "crlf"])
-
-
-class Chunked(io.RawIOBase):
-    """A stream that returns at most ``size`` bytes per read (block and character splits)."""
-
-    def __init__(self, data: bytes, size: int):
-        self._data, self._size = memoryview(data), size
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        part, self._data = self._data[: self._size], self._data[self._size :]
-        return bytes(part)
 
 
 @pytest.fixture(autouse=True, scope="module")

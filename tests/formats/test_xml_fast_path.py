@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.formats.streams import Chunked
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats import get_reader, xml_format, xml_scan
 from timesheet_batch.formats.text_io import records_to_table
@@ -18,20 +18,6 @@ from timesheet_batch.vendors.profile import FormatOptions
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 XML = FormatOptions(format="xml", record_path="timesheets/entry")
-
-
-class Chunked(io.RawIOBase):
-    """A stream that returns at most ``size`` bytes per read."""
-
-    def __init__(self, data: bytes, size: int):
-        self._data, self._size = memoryview(data), size
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        part, self._data = self._data[: self._size], self._data[self._size :]
-        return bytes(part)
 
 
 def lxml_path(data: bytes, options: FormatOptions, chunk_size: int, size: int) -> list[pa.Table]:
@@ -51,7 +37,7 @@ def lxml_path(data: bytes, options: FormatOptions, chunk_size: int, size: int) -
         return records_to_table(records, known, np.arange(start, count + 1, dtype=np.int64))
 
     try:
-        for record in xml_format.XmlReader()._records(xml_format._Peeked(first, stream), parts):
+        for record in xml_format.XmlReader()._records(xml_scan.Joined(first, stream), parts):
             records.append(record)
             count += 1
             if len(records) == chunk_size:

@@ -111,6 +111,12 @@ def claim_job(session: Session, *, job_id: str, worker_id: str, lease_s: float, 
     fresh = claim_fresh(session, job_id=job_id, worker_id=worker_id, lease_s=lease_s, max_attempts=max_attempts)
     if fresh is not None:
         return Claim("claimed", job=fresh, status=fresh.status)
+    return claim_not_fresh(session, job_id=job_id, worker_id=worker_id, lease_s=lease_s, max_attempts=max_attempts)
+
+
+def claim_not_fresh(session: Session, *, job_id: str, worker_id: str, lease_s: float,
+                    max_attempts: int) -> Claim:
+    """:func:`claim_job` for a job :func:`claim_fresh` just did not take: read it, then decide."""
     now = utc_now()
     lease = now + dt.timedelta(seconds=lease_s)
     job = get_job(session, job_id=job_id)

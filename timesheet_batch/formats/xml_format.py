@@ -60,7 +60,7 @@ from lxml import etree
 
 from timesheet_batch.errors import ConfigurationError, UnreadableFileError
 from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, strip_control_chars
-from timesheet_batch.formats.xml_scan import Columns, Scanner
+from timesheet_batch.formats.xml_scan import Columns, Joined, Scanner
 from timesheet_batch.vendors.profile import FormatOptions
 
 #: The parser options of every XML read (see the module docstring); never change lightly.
@@ -205,19 +205,6 @@ def _describe(exc: etree.XMLSyntaxError) -> str:
     return f"{what} (line {line})" if line else what
 
 
-class _Peeked:
-    """The first block again, then the rest of the stream (for lxml's ``read``)."""
-
-    def __init__(self, first: bytes, rest: BinaryIO):
-        self._first, self._rest = first, rest
-
-    def read(self, size: int = -1) -> bytes:
-        if self._first:
-            data, self._first = self._first, b""
-            return data
-        return self._rest.read(size if size and size > 0 else 1024 * 1024)
-
-
 class XmlReader:
     """Secure streaming XML reader (see the module docstring)."""
 
@@ -232,7 +219,7 @@ class XmlReader:
         if not first.strip():
             return  # an empty file holds no records
         rows = _Rows()
-        source: BinaryIO | _Peeked = _Peeked(first, stream)
+        source: BinaryIO | Joined = Joined(first, stream)
         scanner = Scanner.start(first, stream, parts, SECURE_PARSER_OPTIONS)
         if scanner is not None:
             for batch in scanner.batches():
@@ -255,7 +242,7 @@ class XmlReader:
             raise UnreadableFileError(_describe(exc)) from None
         yield from rows.tables(chunk_size, final=True)
 
-    def _records(self, source: BinaryIO | _Peeked, parts: list[str]) -> Iterator[dict]:
+    def _records(self, source: BinaryIO | Joined, parts: list[str]) -> Iterator[dict]:
         context = etree.iterparse(
             source, events=("end",), tag=f"{{*}}{parts[-1]}", **SECURE_PARSER_OPTIONS
         )

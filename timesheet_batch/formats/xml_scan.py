@@ -320,11 +320,11 @@ class Scanner:
     def handover(self) -> BinaryIO:
         """The rest of the document for the slow path (see the module docstring)."""
         head = b"<" + self._root + b">" + b"\n" * self._lines
-        return _Joined(head + self._data, self._stream)
+        return Joined(head + self._data, self._stream)
 
 
-class _Joined:
-    """``first`` then the rest of ``stream`` (for lxml's ``read``)."""
+class Joined:
+    """``first`` then the rest of ``rest`` (for lxml's ``read``): peeked bytes put back, or a handover."""
 
     def __init__(self, first: bytes, rest: BinaryIO):
         self._first, self._rest = first, rest

@@ -19,7 +19,7 @@ from timesheet_batch.pipeline.records import CANONICAL_SCHEMA
 
 MEMORY_ROWS = 1_000_000
 #: An input file larger than this spills from its first chunk: it would pass MEMORY_ROWS
-#: anyway (a million ACME records are ~95 MB of CSV), and holding a million records at the
+#: anyway (a million ACME records are ~89 MB of CSV), and holding a million records at the
 #: moment the reading threads peak took a 1 GB file over 512 MB of RSS (BENCHMARKS.md).
 SPILL_INPUT_BYTES = 128 * 1024 * 1024
 
