@@ -3,7 +3,7 @@
 Each farm case (``seed``, ``volume``, ``scaling``, ``priority``) runs inside
 :func:`farm_session`, which gives it
 
-* its own data directory under a temporary directory (local storage under it),
+* its own data directory in a scratch folder (``common.scratch_dir``; local storage under it),
 * its own PostgreSQL database, created and migrated at the start and dropped at the end,
 * a Redis database number of its own (:func:`free_redis_db`: found empty, flushed at the end),
 * one real ``celery -A timesheet_batch worker`` (:class:`LocalWorkers`, concurrency 2).
@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import gc
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import redis
 from sqlalchemy import create_engine, text
+
+from benchmarks import common
 
 PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:5432/postgres"
@@ -81,7 +82,7 @@ def farm_session(name: str, *, extra_env: dict[str, str] | None = None) -> Itera
     client = redis.Redis.from_url(broker_url, socket_connect_timeout=3)
     _admin(f"CREATE DATABASE {db_name}")
     try:
-        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        with common.scratch_dir(f"bench-{name}-") as tmp:
             session = _configure(name, Path(tmp) / "data", db_name, broker_url, extra_env or {})
             from timesheet_batch.db.migrate import upgrade_database
 

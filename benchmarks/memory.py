@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> dict:
     from timesheet_batch.vendors import load_catalog
 
     catalog_path = Path(__file__).parents[1] / "timesheet_batch" / "vendors" / "sample_vendors.yaml"
-    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+    with common.scratch_dir("bench-memory-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
         key, size = _make_input(root, args.size_mb, load_catalog(catalog_path))

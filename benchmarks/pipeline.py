@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> dict:
     records = args.records or (50_000 if args.quick else 1_000_000)
     repeat = args.repeat or (1 if args.quick else 3)
     catalog = load_catalog(Path(__file__).parents[1] / "timesheet_batch" / "vendors" / "sample_vendors.yaml")
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+    with common.scratch_dir("bench-pipeline-") as tmp:
         storage = LocalStorage(tmp)
         files = {
             fmt: generate_sample_files(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def single_process_rate(records: int) -> dict:
     from timesheet_batch.vendors import load_catalog
 
     catalog = load_catalog(Path(__file__).parents[1] / "timesheet_batch" / "vendors" / "sample_vendors.yaml")
-    with tempfile.TemporaryDirectory(prefix="bench-volume-ref-") as tmp:
+    with common.scratch_dir("bench-volume-ref-") as tmp:
         storage = LocalStorage(tmp)
         samples = generate_sample_files(storage, catalog, business_date=DAY, files=len(catalog.vendors),
                                         records=records, bad_ratio=0.01, seed=5)

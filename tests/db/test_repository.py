@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tests.db.jobs import DAY, new_jobs
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import get_engine, session_scope
+from timesheet_batch.db.models import BatchJob
 from timesheet_batch.states import JobStatus, JobType
 
 
@@ -22,6 +23,25 @@ def test_second_discovery_adds_nonew_jobs(pg_url):
         assert again.total_files == 3
         assert len(repo.add_jobs(session, batch=again, jobs=new_jobs(4))) == 1
         assert again.total_files == 4
+
+
+def test_new_jobs_are_inserted_once_each_with_their_ids_and_bad_files_failed(pg_url):
+    bad = repo.NewJob(JobType.PROCESS_FILE, "inbound/2026-11-20/NOPE/x.csv", None, "low", None, None,
+                      failed_reason="unknown vendor NOPE")
+    jobs = [*new_jobs(2), new_jobs(1)[0], bad]  # one key listed twice
+    with session_scope(pg_url) as session:
+        batch = repo.get_or_create_batch(session, window="morning", business_date=DAY)
+        queued = repo.add_jobs(session, batch=batch, jobs=jobs)
+        assert batch.total_files == 3
+    assert [q.input_key for q in queued] == [j.input_key for j in new_jobs(2)]
+    with session_scope(pg_url) as session:
+        rows = {row.input_file_path: row for row in session.scalars(select(BatchJob))}
+    assert len(rows) == 3
+    assert {rows[q.input_key].job_id for q in queued} == {q.job_id for q in queued}
+    assert all(rows[q.input_key].status == JobStatus.QUEUED and rows[q.input_key].version == 0 for q in queued)
+    failed = rows[bad.input_key]
+    assert failed.status == JobStatus.FAILED and failed.error_message == "unknown vendor NOPE"
+    assert failed.completed_at is not None and failed.dispatched_at is None and failed.batch_id == batch.id
 
 
 def test_a_changed_file_requeues_its_finished_job(pg_url):

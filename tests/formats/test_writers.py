@@ -88,3 +88,25 @@ def test_fixed_width_pads_truncates_and_orders_by_start(tmp_path: Path):
     lines = write(tmp_path / "o.txt", options).decode().split("\n")
     assert lines[:3] == ["1   Ana <", "2   Nuñez", "    x y  "]
     assert all(len(line) == 9 for line in lines[:3]) and lines[3] == ""
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        FormatOptions(format="csv"),
+        FormatOptions(format="json"),
+        FormatOptions(format="ndjson", encoding="latin-1"),
+        FormatOptions(format="xml", record_path="a/b"),
+        FormatOptions(format="fixed_width", columns=(ColumnSpec(name="ID", start=0, width=2),)),
+    ],
+    ids=lambda options: options.format,
+)
+def test_a_stream_target_gets_the_same_bytes_and_stays_open(tmp_path: Path, options: FormatOptions):
+    # Small outputs are written into memory buffers (pipeline/run_outputs.py).
+    stream = pa.BufferOutputStream()
+    with get_writer(options.format).open(stream, options, COLUMNS) as session:
+        session.write(TABLE)
+        session.write(TABLE)
+    assert not stream.closed
+    expected = write(tmp_path / f"o{get_writer(options.format).extension}", options, tables=(TABLE, TABLE))
+    assert stream.getvalue().to_pybytes() == expected

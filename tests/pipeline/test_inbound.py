@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from timesheet_batch.errors import JobCancelledError, RejectLimitExceededError, UnreadableFileError
-from timesheet_batch.pipeline import ChunkProgress, cross_record, process_inbound_file, spool
+from timesheet_batch.pipeline import ChunkProgress, cross_record, inbound, process_inbound_file, run_outputs, spool
 from timesheet_batch.storage import LocalStorage, layout
 from timesheet_batch.vendors import load_catalog
 
@@ -110,12 +110,45 @@ def test_spilled_and_partitioned_files_give_the_same_result(storage, monkeypatch
     )
     expected = run(storage, body, chunk_size=5)
     expected_rows = processed_numbers(storage)
+    spilled = _watch_spools(monkeypatch)
+    monkeypatch.setattr(inbound, "INLINE_INPUT_BYTES", 0)  # a small input never spills
     monkeypatch.setattr(spool, "MEMORY_ROWS", 7)
     monkeypatch.setattr(cross_record, "PARTITION_ROWS", 10)
     outcome = run(storage, body, chunk_size=5)
+    assert spilled and all(spilled)
     assert outcome == expected and processed_numbers(storage) == expected_rows
     assert outcome.rejects_by_rule["duplicate"] > 0
     assert outcome.rejects_by_rule["daily_hours_exceeded"] > 0
+
+
+def _watch_spools(monkeypatch) -> list[bool]:
+    """Whether each run's spool had spilled to disk when it finished."""
+    spilled = []
+    finish = spool.ValidSpool.finish
+
+    def watched(self):
+        spilled.append(not self.in_memory)
+        finish(self)
+
+    monkeypatch.setattr(spool.ValidSpool, "finish", watched)
+    return spilled
+
+
+def test_small_input_in_memory_and_work_folder_publish_the_same_bytes(storage, monkeypatch):
+    body = "".join(line(emp=f"P{i}", ssn="12-345" if i % 9 == 0 else "123-45-6789") for i in range(40))
+    body += line(emp="P1")  # a duplicate: the cross-record pass writes a reject too
+
+    def no_folder(*args, **kwargs):
+        raise AssertionError("a small input made a temporary folder")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_outputs.tempfile, "mkdtemp", no_folder)
+        in_memory = run(storage, body, chunk_size=7)
+    processed, rejects = storage.read_bytes(PROCESSED), storage.read_bytes(REJECTS)
+    monkeypatch.setattr(inbound, "INLINE_INPUT_BYTES", 0)
+    assert run(storage, body, chunk_size=7) == in_memory
+    assert storage.read_bytes(PROCESSED) == processed and storage.read_bytes(REJECTS) == rejects
+    assert in_memory.rejects_by_rule == {"pattern": 5, "duplicate": 1}
 
 
 def test_reject_limit_fails_with_rejects_and_no_processed_output(storage):

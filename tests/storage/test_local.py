@@ -173,6 +173,61 @@ def test_failed_copy_leaves_no_temp_and_no_object(local_storage, make_file, monk
     assert os.listdir(local_storage.root / "a") == []
 
 
+def test_write_bytes_creates_only_the_object_readable_by_all(local_storage) -> None:
+    local_storage.write_bytes("a/b/c.csv", memoryview(b"data"))
+    path = local_storage.root / "a/b/c.csv"
+    assert path.read_bytes() == b"data"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert os.listdir(path.parent) == ["c.csv"]  # no temp file left beside it
+
+
+def test_write_bytes_does_not_create_a_missing_root(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "unmounted")
+    with pytest.raises(ConfigurationError):
+        storage.write_bytes("a/b.csv", b"x")
+    assert not (tmp_path / "unmounted").exists()
+
+
+def test_failed_write_bytes_leaves_no_temp_and_keeps_the_old_object(local_storage, monkeypatch) -> None:
+    local_storage.write_bytes("a/b.csv", b"old")
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(StorageUnavailableError, match="EIO"):
+        local_storage.write_bytes("a/b.csv", b"new")
+    assert local_storage.read_bytes("a/b.csv") == b"old"
+    assert os.listdir(local_storage.root / "a") == ["b.csv"]
+
+
+def test_write_objects_stages_every_object_before_renaming_any(local_storage, monkeypatch) -> None:
+    local_storage.write_objects([("p/1.parquet", b"one"), ("r/1.csv", b"two")])
+    assert local_storage.read_bytes("p/1.parquet") == b"one" and local_storage.read_bytes("r/1.csv") == b"two"
+    fsyncs = []
+    real_fsync = os.fsync
+
+    def second_fsync_fails(fd):
+        fsyncs.append(fd)
+        if len(fsyncs) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", second_fsync_fails)
+    with pytest.raises(StorageUnavailableError, match="ENOSPC"):
+        local_storage.write_objects([("p/1.parquet", b"new one"), ("r/1.csv", b"new two")])
+    # Nothing of the failed set was renamed into place, and no temp file is left.
+    assert local_storage.read_bytes("p/1.parquet") == b"one" and local_storage.read_bytes("r/1.csv") == b"two"
+    assert os.listdir(local_storage.root / "p") == ["1.parquet"] and os.listdir(local_storage.root / "r") == ["1.csv"]
+
+
+def test_write_bytes_over_a_folder_is_refused(local_storage) -> None:
+    local_storage.write_bytes("a/b/c.csv", b"x")
+    with pytest.raises(StorageError, match="names a folder"):
+        local_storage.write_bytes("a/b", b"x")
+    assert os.listdir(local_storage.root / "a") == ["b"]
+
+
 def test_list_skips_temp_files(local_storage) -> None:
     local_storage.write_bytes("a/done.csv", b"1")
     (local_storage.root / "a" / f"{TEMP_PREFIX}half").write_bytes(b"partial")

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,22 +89,24 @@ def add_jobs(session: Session, *, batch: Batch, jobs: Iterable[NewJob]) -> list[
     }
     now = utc_now()
     queued: list[QueuedJob] = []
-    added = requeued = 0
+    new_rows: dict[str, dict] = {}  # by input key: a key listed twice is added once
+    requeued = 0
     for job in jobs:
         row = known.get(job.input_key)
-        if row is None:
-            row = _job_row(batch, job, now)
-            session.add(row)
-            known[job.input_key] = row
-            added += 1
-        elif not _changed_and_finished(row, job) or not _requeue(session, row, job, now):
-            continue
-        else:
+        if row is None and job.input_key not in new_rows:
+            values = new_rows[job.input_key] = _job_values(batch, job, now)
+            if values["status"] == JobStatus.QUEUED:
+                queued.append(QueuedJob(values["job_id"], job.input_key, job.priority, job.job_type))
+        elif row is not None and _changed_and_finished(row, job) and _requeue(session, row, job, now):
             requeued += 1
-        if row.status == JobStatus.QUEUED:
-            queued.append(QueuedJob(row.job_id, job.input_key, job.priority, job.job_type))
-    if added or requeued:
-        batch.total_files += added
+            if row.status == JobStatus.QUEUED:
+                queued.append(QueuedJob(row.job_id, job.input_key, job.priority, job.job_type))
+    if new_rows:
+        # One executemany of plain rows: the ORM's unit of work and its multi-row VALUES
+        # statement (which psycopg re-parses in Python) cost ~0.6 ms a job at 2,500 files.
+        session.execute(insert(BatchJob.__table__), list(new_rows.values()))
+    if new_rows or requeued:
+        batch.total_files += len(new_rows)
         batch.status = BatchStatus.RUNNING
         batch.summarized_at = None
         batch.finished_at = None
@@ -132,34 +134,35 @@ def _requeue(session: Session, row: BatchJob, job: NewJob, now: dt.datetime) -> 
     return requeued
 
 
-def _job_row(batch: Batch | None, job: NewJob, now: dt.datetime) -> BatchJob:
+def _job_values(batch: Batch | None, job: NewJob, now: dt.datetime) -> dict:
+    """The column values of a new job row (every column the database does not default)."""
     failed = job.failed_reason is not None
-    return BatchJob(
-        job_id=str(uuid.uuid4()),
-        correlation_id=batch.correlation_id if batch else None,
-        report_type=job.job_type,
-        role=job.role,
-        target_system=job.vendor_id,
-        data_format=job.data_format,
-        input_file_path=job.input_key,
-        status=JobStatus.FAILED if failed else JobStatus.QUEUED,
-        error_message=job.failed_reason,
-        submitted_at=now,
-        completed_at=now if failed else None,
-        batch_id=batch.id if batch else None,
-        vendor_id=job.vendor_id,
-        priority=job.priority,
-        business_date=batch.business_date if batch else None,
-        version=0,
-        attempts=0,
-        content_fingerprint=job.fingerprint,
-        dispatched_at=None if failed else now,
-    )
+    return {
+        "job_id": str(uuid.uuid4()),
+        "correlation_id": batch.correlation_id if batch else None,
+        "report_type": job.job_type,
+        "role": job.role,
+        "target_system": job.vendor_id,
+        "data_format": job.data_format,
+        "input_file_path": job.input_key,
+        "status": JobStatus.FAILED if failed else JobStatus.QUEUED,
+        "error_message": job.failed_reason,
+        "submitted_at": now,
+        "completed_at": now if failed else None,
+        "batch_id": batch.id if batch else None,
+        "vendor_id": job.vendor_id,
+        "priority": job.priority,
+        "business_date": batch.business_date if batch else None,
+        "version": 0,
+        "attempts": 0,
+        "content_fingerprint": job.fingerprint,
+        "dispatched_at": None if failed else now,
+    }
 
 
 def add_adhoc_job(session: Session, *, job: NewJob, business_date: dt.date) -> BatchJob:
     """A job outside any batch (``celery call`` of one file)."""
-    row = _job_row(None, job, utc_now())
+    row = BatchJob(**_job_values(None, job, utc_now()))
     row.business_date = business_date
     row.correlation_id = f"adhoc-{business_date.isoformat()}"
     session.add(row)

@@ -2,7 +2,7 @@
 
 A *reader* turns a binary stream into chunks (``pyarrow.Table``) of string columns named by
 the vendor's field names plus an int64 ``__record_number`` column. A *writer* opens a
-:class:`WriterSession` on a local path and is fed tables of string columns. Readers and
+:class:`WriterSession` on a local path (or a binary stream) and is fed tables of string columns. Readers and
 writers are stateless singletons registered by format name in :mod:`timesheet_batch.formats`.
 """
 
@@ -39,14 +39,18 @@ class Reader(Protocol):
         ...
 
 
+#: Where a writer session writes: a local path, or a binary stream the caller keeps.
+WriteTarget = Path | str | BinaryIO
+
+
 class Writer(Protocol):
     """Opens a session that writes one file format."""
 
     name: str
     extension: str
 
-    def open(self, path: Path, options: FormatOptions, columns: list[str]) -> WriterSession:
-        """Start writing ``path``; the session is a context manager."""
+    def open(self, path: WriteTarget, options: FormatOptions, columns: list[str]) -> WriterSession:
+        """Start writing ``path`` (or a binary stream); the session is a context manager."""
         ...
 
 
@@ -59,8 +63,10 @@ class WriterSession(abc.ABC):
     is written empty.
     """
 
-    def __init__(self, path: Path, options: FormatOptions, columns: list[str]):
-        self.path = Path(path)
+    def __init__(self, path: WriteTarget, options: FormatOptions, columns: list[str]):
+        # A stream (e.g. the in-memory buffer of a small output) is written to, never closed.
+        self.stream: BinaryIO | None = None if isinstance(path, str | Path) else path
+        self.path = None if self.stream is not None else Path(path)
         self.options = options
         self.columns = list(columns)
         self.rows_written = 0
@@ -68,7 +74,7 @@ class WriterSession(abc.ABC):
         self._open()
 
     def _open(self) -> None:
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._file = self.stream or open(self.path, "wb")  # noqa: SIM115 - closed in _release()
         self._encoding = codecs.lookup(self.options.encoding).name
 
     def write(self, table: pa.Table) -> None:
@@ -89,8 +95,9 @@ class WriterSession(abc.ABC):
             self._release()
 
     def _release(self) -> None:
-        """Close the underlying file handle."""
-        self._file.close()
+        """Close the underlying file handle (a stream given by the caller stays open)."""
+        if self.stream is None:
+            self._file.close()
 
     def _emit(self, text: str) -> None:
         self._file.write(text.encode(self._encoding, errors="replace"))

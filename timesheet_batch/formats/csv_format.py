@@ -27,7 +27,6 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -36,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from timesheet_batch.errors import UnreadableFileError
-from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession
+from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, WriteTarget
 from timesheet_batch.vendors.profile import FormatOptions
 
 _PEEK_BLOCK = 64 * 1024
@@ -255,6 +254,6 @@ class CsvWriter:
     name = "csv"
     extension = ".csv"
 
-    def open(self, path: Path, options: FormatOptions, columns: list[str]) -> WriterSession:
+    def open(self, path: WriteTarget, options: FormatOptions, columns: list[str]) -> WriterSession:
         """Start writing ``path`` with ``columns`` as the header."""
         return _CsvSession(path, options, columns)

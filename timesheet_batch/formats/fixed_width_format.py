@@ -22,7 +22,6 @@ Writer
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -30,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from timesheet_batch.errors import ConfigurationError
-from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, strip_control_chars
+from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, WriteTarget, strip_control_chars
 from timesheet_batch.formats.text_io import line_chunks, lines_array
 from timesheet_batch.vendors.profile import FormatOptions
 
@@ -110,6 +109,6 @@ class FixedWidthWriter:
     name = "fixed_width"
     extension = ".txt"
 
-    def open(self, path: Path, options: FormatOptions, columns: list[str]) -> WriterSession:
+    def open(self, path: WriteTarget, options: FormatOptions, columns: list[str]) -> WriterSession:
         """Start writing ``path``."""
         return _FixedWidthSession(path, options, columns)

@@ -31,7 +31,6 @@ import codecs
 import json
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -40,7 +39,7 @@ import pyarrow as pa
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats import arrow_json
 from timesheet_batch.formats.arrow_json import align_columns, parse_objects
-from timesheet_batch.formats.base import WriterSession
+from timesheet_batch.formats.base import WriterSession, WriteTarget
 from timesheet_batch.formats.json_array import ArraySplitter
 from timesheet_batch.formats.text_io import (
     JSON_DECODER,
@@ -223,6 +222,6 @@ class JsonWriter:
     name = "json"
     extension = ".json"
 
-    def open(self, path: Path, options: FormatOptions, columns: list[str]) -> WriterSession:
+    def open(self, path: WriteTarget, options: FormatOptions, columns: list[str]) -> WriterSession:
         """Start writing ``path``; ``[`` now, ``]`` on close."""
         return _JsonSession(path, options, columns)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -34,7 +33,7 @@ import pyarrow as pa
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats import arrow_json
 from timesheet_batch.formats.arrow_json import align_columns, parse_objects
-from timesheet_batch.formats.base import WriterSession
+from timesheet_batch.formats.base import WriterSession, WriteTarget
 from timesheet_batch.formats.json_format import records_as_json
 from timesheet_batch.formats.text_io import JSON_DECODER, LineChunk, line_chunks, records_to_table
 from timesheet_batch.vendors.profile import FormatOptions
@@ -129,6 +128,6 @@ class NdjsonWriter:
     name = "ndjson"
     extension = ".ndjson"
 
-    def open(self, path: Path, options: FormatOptions, columns: list[str]) -> WriterSession:
+    def open(self, path: WriteTarget, options: FormatOptions, columns: list[str]) -> WriterSession:
         """Start writing ``path``."""
         return _NdjsonSession(path, options, columns)

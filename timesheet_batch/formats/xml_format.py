@@ -51,7 +51,6 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -59,7 +58,7 @@ import pyarrow as pa
 from lxml import etree
 
 from timesheet_batch.errors import ConfigurationError, UnreadableFileError
-from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, strip_control_chars
+from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, WriteTarget, strip_control_chars
 from timesheet_batch.formats.xml_scan import Columns, Joined, Scanner
 from timesheet_batch.vendors.profile import FormatOptions
 
@@ -90,7 +89,7 @@ class _XmlSession(WriterSession):
         self._stack = ExitStack()
         self._xf = self._stack.enter_context(
             # libxml2 knows Python's canonical codec names ("iso8859-1"), not every alias.
-            etree.xmlfile(str(self.path), encoding=codecs.lookup(self.options.encoding).name)
+            etree.xmlfile(self.stream or str(self.path), encoding=codecs.lookup(self.options.encoding).name)
         )
         self._xf.write_declaration()
         for tag in path_parts[:-1]:
@@ -118,7 +117,7 @@ class XmlWriter:
     name = "xml"
     extension = ".xml"
 
-    def open(self, path: Path, options: FormatOptions, columns: list[str]) -> WriterSession:
+    def open(self, path: WriteTarget, options: FormatOptions, columns: list[str]) -> WriterSession:
         """Start writing ``path`` (the root element opens now, closes on close)."""
         return _XmlSession(path, options, columns)
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -81,10 +79,10 @@ class ChunkCheckpoint:
         self._write(self._key(index, "rejects"), rejects.replace_schema_metadata(meta))
 
     def _write(self, key: str, table: pa.Table) -> None:
-        with tempfile.TemporaryDirectory(prefix="timesheet-checkpoint-") as tmp:
-            path = Path(tmp) / "part.parquet"
-            pq.write_table(table, path, compression="snappy")
-            self.storage.publish_file(path, key)
+        # One chunk (at most chunk_size records) is held in memory anyway: no temp file.
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer, compression="snappy")
+        self.storage.write_bytes(key, memoryview(buffer.getvalue()))
 
     def clear(self) -> None:
         """Remove the staged parts (after the file was published or failed for good)."""

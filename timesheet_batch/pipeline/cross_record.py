@@ -50,10 +50,11 @@ KEY_COLUMNS = ["provider_id", "recipient_id", "work_date", "service_code", "hour
 
 
 def find_cross_record_rejects(
-    spool: ValidSpool, spill_dir: Path, sink: Callable[[pa.Table], None] | None = None
+    spool: ValidSpool, spill_dir: Path | None, sink: Callable[[pa.Table], None] | None = None
 ) -> tuple[np.ndarray, pa.Table]:
     """(sorted rejected record numbers, their reject rows) for the records in ``spool``.
 
+    ``spill_dir`` is only used for a spool that spilled (None: it cannot have).
     With ``sink``, each partition's reject rows go to it as soon as they are known and the
     returned table is empty: a file with many rejects then never holds them all in memory.
     """
@@ -71,7 +72,7 @@ def find_cross_record_rejects(
     return np.sort(np.concatenate(numbers)), pa.concat_tables(rejects or [empty_rejects()])
 
 
-def _partitions(spool: ValidSpool, spill_dir: Path) -> Iterator[pa.Table]:
+def _partitions(spool: ValidSpool, spill_dir: Path | None) -> Iterator[pa.Table]:
     """Key-column tables such that no group spans two of them."""
     if spool.num_rows == 0:
         return

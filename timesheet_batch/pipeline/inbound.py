@@ -1,6 +1,7 @@
 """The inbound stage runner: one vendor file -> processed Parquet (+ rejects CSV).
 
-Flow (all local work happens in one temporary directory, removed in every case)::
+Flow (a small input's outputs are written in memory, a larger one's in a temporary
+directory removed in every case; see run_outputs.py)::
 
     storage.open_read(key) -> reader chunks -> validate_chunk -> valid records spool
                                                              -> rejects.csv
@@ -20,12 +21,11 @@ import datetime as dt
 import itertools
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,6 +39,7 @@ from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
 from timesheet_batch.pipeline.prefetch import ordered_map, prefetched
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
+from timesheet_batch.pipeline.run_outputs import RunOutputs
 from timesheet_batch.pipeline.spool import ValidSpool
 from timesheet_batch.pipeline.validate import validate_chunk
 from timesheet_batch.storage import layout
@@ -47,6 +48,8 @@ from timesheet_batch.vendors.profile import FormatOptions, VendorProfile
 
 log = logging.getLogger(__name__)
 _REJECTS_OPTIONS = FormatOptions(format="csv")
+#: The names of a run's two outputs (see run_outputs.py).
+REJECTS_OUTPUT, PROCESSED_OUTPUT = "rejects.csv", "processed.parquet"
 #: Records per chunk. Measured on 1M ACME records (2 cores): 100k was fastest (50k ~10-20%
 #: slower, 200k no faster) and peak RSS stays under 500 MB.
 DEFAULT_CHUNK_SIZE = 100_000
@@ -151,16 +154,16 @@ def process_inbound_file(
     processed_key = layout.processed_key(business_date, vendor.id, file_name)
     rejects_key = layout.rejects_key(business_date, vendor.id, file_name)
     try:
-        with tempfile.TemporaryDirectory(prefix="timesheet-inbound-") as tmp:
-            work = Path(tmp)
-            reading = _Reading(storage, vendor, key, business_date, chunk_size, checkpoint)
-            state, final = _process(reading, on_chunk, work)
-            if on_chunk is not None:  # the last chance to stop before anything is published
-                last = max(state.chunks - 1, 0)
-                on_chunk(ChunkProgress(last, state.records_read, state.records_rejected, final=True))
-            outcome = _publish(
-                storage, vendor, state, final, work / "rejects.csv", processed_key, rejects_key
-            )
+        with storage.open_read(key) as stream:
+            size = _input_size(stream)
+            small = size is not None and size <= INLINE_INPUT_BYTES
+            with RunOutputs(in_memory=small) as outputs:
+                reading = _Reading(stream, size, vendor, key, business_date, chunk_size, checkpoint)
+                state = _process(reading, on_chunk, outputs)
+                if on_chunk is not None:  # the last chance to stop before anything is published
+                    last = max(state.chunks - 1, 0)
+                    on_chunk(ChunkProgress(last, state.records_read, state.records_rejected, final=True))
+                outcome = _publish(storage, vendor, state, outputs, processed_key, rejects_key)
     except BadFileError as exc:
         if exc.key is None:
             exc.key = key
@@ -174,30 +177,38 @@ def process_inbound_file(
 
 @dataclass(frozen=True)
 class _Reading:
-    """What one inbound run reads, and where it commits its chunks."""
+    """What one inbound run reads (an open stream, its size if known), and where it commits."""
 
-    storage: Storage
+    stream: BinaryIO
+    size: int | None
     vendor: VendorProfile
     key: str
     business_date: dt.date
     chunk_size: int
     checkpoint: ChunkCheckpoint | None
 
+    @property
+    def small(self) -> bool:
+        """Whether the input is small enough to be read and validated in the calling thread."""
+        return self.size is not None and self.size <= INLINE_INPUT_BYTES
 
-def _process(reading: _Reading, on_chunk, work: Path):
-    """Read, validate, spool and cross-check the file inside ``work``; (totals, Parquet path)."""
+
+def _process(reading: _Reading, on_chunk, outputs: RunOutputs) -> _RunState:
+    """Read, validate, spool and cross-check the file; the processed output is written."""
     state = _RunState()
-    spool = ValidSpool(work / "valid.parquet")
+    work = outputs.work_dir
+    spool = ValidSpool(work / "valid.parquet" if work is not None else None)
+    spool.plan_for(reading.size)
     checkpoint = reading.checkpoint
     resumed = checkpoint.committed() if checkpoint is not None else 0
     try:
-        with CsvWriter().open(work / "rejects.csv", _REJECTS_OPTIONS, REJECT_COLUMNS) as rej:
+        with CsvWriter().open(outputs.target(REJECTS_OUTPUT), _REJECTS_OPTIONS, REJECT_COLUMNS) as rej:
             if resumed:
                 log.info("%s: resuming after %d committed chunk(s)", reading.key, resumed)
                 for valid, rejects, read in checkpoint.load(resumed):
                     spool.append(valid)
                     state.record(read, rejects, rej)
-            with closing(_read_validated(reading, skip=resumed, on_size=spool.plan_for)) as chunks:
+            with closing(_read_validated(reading, skip=resumed)) as chunks:
                 for index, (valid, rejects, read) in enumerate(chunks, start=resumed):
                     spool.append(valid)
                     state.record(read, rejects, rej)
@@ -206,45 +217,38 @@ def _process(reading: _Reading, on_chunk, work: Path):
                     if on_chunk is not None:
                         on_chunk(ChunkProgress(index, state.records_read, state.records_rejected))
             spool.finish()
-            return state, _write_processed(spool, work, state, rej)
+            _write_processed(spool, outputs, state, rej)
+            return state
     finally:
         spool.close()
 
 
-def _read_validated(
-    reading: _Reading, *, skip: int, on_size: Callable[[int | None], None] | None = None
-) -> Iterator[tuple[pa.Table, pa.Table, int]]:
-    """(valid, rejects, records read) per chunk of the file, after the first ``skip`` chunks.
-
-    ``on_size`` hears the input's size in bytes (None if unknown) before the first chunk.
-    """
+def _read_validated(reading: _Reading, *, skip: int) -> Iterator[tuple[pa.Table, pa.Table, int]]:
+    """(valid, rejects, records read) per chunk of the file, after the first ``skip`` chunks."""
     vendor, chunk_size = reading.vendor, reading.chunk_size
     business_date = reading.business_date
     reader = get_reader(vendor.input.format)
-    with reading.storage.open_read(reading.key) as stream:
-        # Committed chunks are parsed (to keep record numbers and boundaries) but not validated.
-        def chunks():
-            return itertools.islice(reader.read_chunks(stream, vendor.input, chunk_size), skip, None)
 
-        size = _input_size(stream)
-        if on_size is not None:
-            on_size(size)
-        if size is not None and size <= INLINE_INPUT_BYTES:
-            # A small file: starting the threads below would cost more than they overlap.
-            for raw in chunks():
-                yield (*validate_chunk(raw, vendor, business_date), raw.num_rows)
-            return
-        # Parse the next chunk in a thread while this one is validated (see prefetch.py).
-        raws = prefetched(chunks)
-        with closing(raws):
-            # validate_chunk is mostly pyarrow kernels that release the GIL: two chunks at once.
-            checked = ordered_map(
-                lambda raw: (*validate_chunk(raw, vendor, business_date), raw.num_rows),
-                raws,
-                VALIDATE_THREADS,
-            )
-            with closing(checked):
-                yield from checked
+    # Committed chunks are parsed (to keep record numbers and boundaries) but not validated.
+    def chunks():
+        return itertools.islice(reader.read_chunks(reading.stream, vendor.input, chunk_size), skip, None)
+
+    if reading.small:
+        # A small file: starting the threads below would cost more than they overlap.
+        for raw in chunks():
+            yield (*validate_chunk(raw, vendor, business_date), raw.num_rows)
+        return
+    # Parse the next chunk in a thread while this one is validated (see prefetch.py).
+    raws = prefetched(chunks)
+    with closing(raws):
+        # validate_chunk is mostly pyarrow kernels that release the GIL: two chunks at once.
+        checked = ordered_map(
+            lambda raw: (*validate_chunk(raw, vendor, business_date), raw.num_rows),
+            raws,
+            VALIDATE_THREADS,
+        )
+        with closing(checked):
+            yield from checked
 
 
 def _input_size(stream) -> int | None:
@@ -255,8 +259,8 @@ def _input_size(stream) -> int | None:
         return None
 
 
-def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: WriterSession) -> Path:
-    """Apply the whole-file rules and write the processed Parquet file; its path."""
+def _write_processed(spool: ValidSpool, outputs: RunOutputs, state: _RunState, rej: WriterSession) -> None:
+    """Apply the whole-file rules and write the processed Parquet output."""
     def log_rejects(rejects: pa.Table) -> None:
         rej.write(rejects)
         state.by_rule.update(_rule_counts(rejects))
@@ -265,8 +269,7 @@ def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: Write
     # cross-record pass allocates its own, or the peak RSS holds both (1M records in memory:
     # 538 -> 441 MB, at no measurable cost).
     pa.default_memory_pool().release_unused()
-    rejected, _ = find_cross_record_rejects(spool, work, sink=log_rejects)
-    final_path = work / "processed.parquet"
+    rejected, _ = find_cross_record_rejects(spool, outputs.work_dir, sink=log_rejects)
 
     def kept_chunks():
         return (drop_records(chunk, rejected) for chunk in spool.chunks())
@@ -275,28 +278,28 @@ def _write_processed(spool: ValidSpool, work: Path, state: _RunState, rej: Write
     # files are the large ones, bound by memory, and the chunk read ahead would add to the peak.
     overlap = spool.in_memory and spool.num_rows >= OVERLAP_WRITE_ROWS
     chunks = prefetched(kept_chunks) if overlap else kept_chunks()
-    with closing(chunks), pq.ParquetWriter(final_path, CANONICAL_SCHEMA, **PROCESSED_PARQUET_OPTIONS) as writer:
+    target = outputs.target(PROCESSED_OUTPUT)
+    with closing(chunks), pq.ParquetWriter(target, CANONICAL_SCHEMA, **PROCESSED_PARQUET_OPTIONS) as writer:
         for kept in chunks:
             if kept.num_rows:
                 writer.write_table(kept, row_group_size=kept.num_rows)
-    return final_path
 
 
-def _publish(storage, vendor, state, final, rejects_path, processed_key, rejects_key):
+def _publish(storage, vendor, state, outputs: RunOutputs, processed_key, rejects_key):
     """Check the reject ratio, then publish (or fail, publishing the rejects only)."""
     read, rejected = state.records_read, state.records_rejected
     ratio = rejected / read if read else 0.0
-    if rejected:
-        storage.publish_file(rejects_path, rejects_key)
-    else:
+    published = {REJECTS_OUTPUT: rejects_key} if rejected else {}
+    if not rejected:
         storage.delete(rejects_key)  # a stale one from an earlier run of this file
     if ratio > vendor.max_reject_ratio:
+        outputs.publish(storage, published)
         storage.delete(processed_key)
         raise RejectLimitExceededError(
             f"{rejected} of {read} records rejected ({ratio:.2%}), over the limit of "
             f"{vendor.max_reject_ratio:.2%} for vendor {vendor.id}"
         )
-    storage.publish_file(final, processed_key)
+    outputs.publish(storage, {**published, PROCESSED_OUTPUT: processed_key})
     return FileOutcome(
         records_read=read,
         records_written=read - rejected,

@@ -27,7 +27,8 @@ SPILL_INPUT_BYTES = 128 * 1024 * 1024
 class ValidSpool:
     """An append-only, ordered store of canonical chunks: memory first, then a temp file."""
 
-    def __init__(self, spill_path: Path, memory_rows: int | None = None):
+    def __init__(self, spill_path: Path | None, memory_rows: int | None = None):
+        """``spill_path`` None: memory only, for an input known to be small (never spills)."""
         self.spill_path = spill_path
         self.memory_rows = MEMORY_ROWS if memory_rows is None else memory_rows
         self.num_rows = 0
@@ -41,13 +42,13 @@ class ValidSpool:
 
     def plan_for(self, input_bytes: int | None) -> None:
         """Spill from the next append on if the input file is large (None: size unknown)."""
-        if input_bytes is not None and input_bytes > SPILL_INPUT_BYTES:
+        if input_bytes is not None and input_bytes > SPILL_INPUT_BYTES and self.spill_path is not None:
             self.memory_rows = 0
 
     def append(self, table: pa.Table) -> None:
         """Add one chunk of canonical records (kept in file order)."""
         self.num_rows += table.num_rows
-        if self._writer is None and self.num_rows <= self.memory_rows:
+        if self._writer is None and (self.num_rows <= self.memory_rows or self.spill_path is None):
             self._tables.append(table)
             return
         if self._writer is None:
@@ -78,4 +79,5 @@ class ValidSpool:
         """Drop the held tables and the spill file."""
         self.finish()
         self._tables = []
-        self.spill_path.unlink(missing_ok=True)
+        if self.spill_path is not None:
+            self.spill_path.unlink(missing_ok=True)

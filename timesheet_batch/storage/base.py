@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -59,8 +59,13 @@ class Storage(abc.ABC):
         with self.open_read(key) as stream:
             return stream.read()
 
-    def write_bytes(self, key: str, data: bytes) -> None:
-        """Store small data atomically (summaries, reports)."""
+    def write_objects(self, objects: Sequence[tuple[str, bytes | memoryview]]) -> None:
+        """Store several ``(key, data)`` objects, each atomically (the set is not atomic)."""
+        for key, data in objects:
+            self.write_bytes(key, data)
+
+    def write_bytes(self, key: str, data: bytes | memoryview) -> None:
+        """Store data held in memory atomically (summaries, reports, a small file's outputs)."""
         import tempfile
 
         with tempfile.NamedTemporaryFile(prefix="timesheet-", delete=False) as tmp:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -150,45 +151,80 @@ class LocalStorage(Storage):
         wrong setting or an unmounted volume, and writing anyway would hide it.
         """
         path = self._path(key)
+        with open(local_path, "rb") as source, _writing(key):
+            tmp_name = _link_beside(source, path.parent) or _link_beside(source, self._make_folder(path, key))
+            fd = None
+            if tmp_name is None:  # another file system (or no hard links): copy
+                fd, tmp_name = self._create_beside(path, key)
+            try:
+                if fd is not None:
+                    with os.fdopen(fd, "wb") as tmp:
+                        shutil.copyfileobj(source, tmp, length=1024 * 1024)
+                with open(tmp_name, "rb") as tmp:
+                    os.fchmod(tmp.fileno(), _PUBLISHED_MODE)
+                    # Without fsync a crash after the rename can leave an empty file at the key.
+                    os.fsync(tmp.fileno())
+                os.replace(tmp_name, path)
+            except BaseException:
+                Path(tmp_name).unlink(missing_ok=True)
+                raise
+            _fsync_dir(path.parent)
+
+    def write_bytes(self, key: str, data: bytes | memoryview) -> None:
+        """Write ``data`` to a temp file beside the target, fsync it, rename it into place."""
+        self.write_objects([(key, data)])
+
+    def write_objects(self, objects: Sequence[tuple[str, bytes | memoryview]]) -> None:
+        """Each object as by write_bytes, the renames after every fsync, then each folder's fsync.
+
+        How a small file's outputs are published: one file created per object, none linked,
+        copied or removed afterwards. Grouping lets the first folder fsync commit every rename
+        at once (one journal commit fewer per job on ext4 than object after object).
+        """
+        staged: list[tuple[str, Path, str]] = []
+        try:
+            for key, data in objects:
+                path = self._path(key)
+                with _writing(key):
+                    fd, tmp_name = self._create_beside(path, key)
+                    staged.append((key, path, tmp_name))
+                    with os.fdopen(fd, "wb") as tmp:
+                        tmp.write(data)
+                        tmp.flush()
+                        os.fsync(tmp.fileno())
+            for key, path, tmp_name in staged:
+                with _writing(key):
+                    os.replace(tmp_name, path)
+        except BaseException:
+            for _, _, tmp_name in staged:
+                Path(tmp_name).unlink(missing_ok=True)
+            raise
+        for folder in dict.fromkeys(path.parent for _, path, _ in staged):
+            _fsync_dir(folder)
+
+    def _create_beside(self, path: Path, key: str) -> tuple[int, str]:
+        """A new, empty temp file in ``path``'s folder (made if missing): (fd, name).
+
+        The temp file lives in the target's folder because os.replace is only atomic on one
+        file system; its name prefix keeps it out of list().
+        """
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        except FileNotFoundError:  # a new folder (a new date or vendor): the rare case
+            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self._make_folder(path, key))
+        # mkstemp creates 0600: published objects are read by the other processes too.
+        os.fchmod(fd, _PUBLISHED_MODE)
+        return fd, tmp_name
+
+    def _make_folder(self, path: Path, key: str) -> Path:
+        """Create the folders above ``path`` (never the root itself); the folder."""
         if not self.root.is_dir():
             raise ConfigurationError(f"storage root {self.root} does not exist")
-        with open(local_path, "rb") as source:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except (FileExistsError, NotADirectoryError) as exc:
-                raise StorageError(f"key {key!r} lies under an existing object", key=key) from exc
-            except OSError as exc:
-                raise _unavailable(exc, f"key {key!r}") from exc
-            try:
-                self._copy_into_place(source, path)
-            except IsADirectoryError as exc:
-                raise StorageError(f"key {key!r} names a folder", key=key) from exc
-            except PermissionError as exc:
-                raise StorageError(f"permission denied writing key {key!r}", key=key) from exc
-            except OSError as exc:
-                raise _unavailable(exc, f"key {key!r}") from exc
-
-    @staticmethod
-    def _copy_into_place(source: BinaryIO, path: Path) -> None:
-        # The temp file lives in the target's folder: os.replace is only atomic on one file
-        # system, and the name prefix keeps it out of list().
-        tmp_name = _link_beside(source, path.parent)
-        fd = None
-        if tmp_name is None:
-            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
         try:
-            if fd is not None:
-                with os.fdopen(fd, "wb") as tmp:
-                    shutil.copyfileobj(source, tmp, length=1024 * 1024)
-            with open(tmp_name, "rb") as tmp:
-                os.fchmod(tmp.fileno(), _PUBLISHED_MODE)
-                # Without fsync a crash after the rename can leave an empty file at the key.
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise StorageError(f"key {key!r} lies under an existing object", key=key) from exc
+        return path.parent
 
     def delete(self, key: str) -> None:
         """Remove the file; no error if it is absent."""
@@ -205,6 +241,21 @@ class LocalStorage(Storage):
     def exists(self, key: str) -> bool:
         """Whether a regular file is stored under ``key``."""
         return self._path(key).is_file()
+
+
+@contextlib.contextmanager
+def _writing(key: str) -> Iterator[None]:
+    """Translate what writing ``key`` can raise into the storage errors."""
+    try:
+        yield
+    except IsADirectoryError as exc:
+        raise StorageError(f"key {key!r} names a folder", key=key) from exc
+    except NotADirectoryError as exc:
+        raise StorageError(f"key {key!r} lies under an existing object", key=key) from exc
+    except PermissionError as exc:
+        raise StorageError(f"permission denied writing key {key!r}", key=key) from exc
+    except OSError as exc:
+        raise _unavailable(exc, f"key {key!r}") from exc
 
 
 def _is_safe_key(key: str) -> bool:

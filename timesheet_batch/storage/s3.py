@@ -193,6 +193,12 @@ class S3Storage(Storage):
         with self._errors(key):
             self._client.upload_file(str(local_path), self.bucket, self._full_key(key))
 
+    def write_bytes(self, key: str, data: bytes | memoryview) -> None:
+        """One PUT of ``data`` (small outputs): no temp file, visible only once complete."""
+        safe_key(key)
+        with self._errors(key):
+            self._client.put_object(Bucket=self.bucket, Key=self._full_key(key), Body=bytes(data))
+
     def delete(self, key: str) -> None:
         """Remove the object; S3 itself reports no error when it is absent."""
         safe_key(key)
