@@ -30,7 +30,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 
-from benchmarks import common
+from benchmarks import common, cpu
 
 PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:5432/postgres"
@@ -168,11 +168,13 @@ def start_workers(session: FarmSession, *, concurrency: int = WORKER_CONCURRENCY
     noop_chord(concurrency * 4, timeout_s=timeout_s, session=session)
 
 
-def noop_chord(size: int, *, timeout_s: float = 300, session: FarmSession | None = None) -> float:
+def noop_chord(size: int, *, timeout_s: float = 300, session: FarmSession | None = None,
+               cpu_out: dict | None = None) -> float:
     """Seconds from publishing a chord of ``size`` pings (in ``high``) to its callback's result.
 
     The reference of the seed case: the same chord machinery and queues as a batch, no work.
     Watched by polling the callback's result key (one GET), not with ``AsyncResult.get()``.
+    ``cpu_out`` receives the CPU seconds per kind of process (``cpu.spent``) under "cpu_s".
     """
     from celery import chord
 
@@ -180,6 +182,7 @@ def noop_chord(size: int, *, timeout_s: float = 300, session: FarmSession | None
 
     ping = app.signature("timesheet_batch.ping", queue="high", immutable=True)
     callback = ping.clone().set(task_id=str(uuid.uuid4()))
+    cpu_before = cpu.snapshot(worker_pid(session))
     started = time.perf_counter()
     chord([ping.clone() for _ in range(size)])(callback)
     # A plain GET of the result key: AsyncResult would subscribe to the result stream.
@@ -191,7 +194,16 @@ def noop_chord(size: int, *, timeout_s: float = 300, session: FarmSession | None
             raise RuntimeError(f"no-op chord of {size} not done in {timeout_s:.0f}s\n"
                                + (session.worker_log() if session else ""))
         time.sleep(0.02)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if cpu_out is not None:
+        cpu_out["cpu_s"] = cpu.spent(cpu_before, cpu.snapshot(worker_pid(session)))
+    return seconds
+
+
+def worker_pid(session: FarmSession | None) -> int | None:
+    """The pid of the session's worker main process, if it runs one."""
+    workers = session.workers if session else None
+    return workers.process.pid if workers is not None and workers.process is not None else None
 
 
 def utc_now() -> dt.datetime:
@@ -224,12 +236,14 @@ def run_window(session: FarmSession, window: str, business_date: dt.date, *, tim
     from timesheet_batch.dispatch import dispatch_batch
 
     ctx = get_context()
+    cpu_before = cpu.snapshot(worker_pid(session))
     started_utc, started = utc_now(), time.perf_counter()
     result = discover_window(ctx, window=window, business_date=business_date)
     discovered = time.perf_counter() - started
     dispatch_batch(result)
     dispatched = time.perf_counter() - started
     summarized_at = wait_for_summary(session, result.batch_id, timeout_s=timeout_s)
+    cpu_s = cpu.spent(cpu_before, cpu.snapshot(worker_pid(session)))
     with session_scope(session.database_url) as db:
         batch = repo.get_batch(db, batch_id=result.batch_id)
         figures = {
@@ -240,4 +254,6 @@ def run_window(session: FarmSession, window: str, business_date: dt.date, *, tim
     # Both ends on the database's clock (naive UTC): polling granularity does not count.
     figures["seconds"] = (summarized_at - started_utc).total_seconds()
     figures["discover_s"], figures["dispatch_s"] = discovered, dispatched - discovered
+    # Includes up to one 50 ms poll after the summary: a little more than the window itself.
+    figures["cpu_s"] = cpu_s
     return figures

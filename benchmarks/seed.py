@@ -16,7 +16,7 @@ import argparse
 import datetime as dt
 import time
 
-from benchmarks import common, farm
+from benchmarks import common, cpu, farm
 
 NAME = "seed"
 HELP = "seed nightly load: 2,500 mixed files, discovery -> summary, vs a no-op chord of as many tasks"
@@ -53,12 +53,14 @@ def run(args: argparse.Namespace) -> dict:
     with farm.farm_session(NAME) as session:
         made_s = generate(session, files=files, records=records)
         farm.start_workers(session)
-        reference_s = farm.noop_chord(files, session=session)
+        reference_cpu: dict = {}
+        reference_s = farm.noop_chord(files, session=session, cpu_out=reference_cpu)
         morning = farm.run_window(session, "morning", DAY, timeout_s=600)
         nightly = farm.run_window(session, "nightly", DAY, timeout_s=600) if args.nightly else None
     result = {
         "case": NAME, **common.machine(), "quick": args.quick, "files": files, "records_per_file": records,
-        "input_made_s": made_s, "reference_noop_chord_s": reference_s, "morning": morning,
+        "input_made_s": made_s, "reference_noop_chord_s": reference_s,
+        "reference_cpu_s": reference_cpu.get("cpu_s"), "morning": morning,
         "ratio_vs_noop": morning["seconds"] / reference_s, "target_s": TARGET_S, "target_ratio": TARGET_RATIO,
     }
     if nightly:
@@ -80,6 +82,27 @@ def _print(result: dict) -> None:
     title = (f"seed: {result['files']:,} files x {result['records_per_file']} records, nproc {result['nproc']}, "
              f"load {result['load_average'][0]}; target <= {TARGET_S:.0f} s and <= {TARGET_RATIO:.0f} x no-op")
     common.print_table(title, ["run", "files", "records", "seconds", "files/s", "x no-op"], rows)
+    _print_cpu(result)
     m = result["morning"]
     print(f"morning: status {m['status']}, discover {m['discover_s']:.2f} s, dispatch {m['dispatch_s']:.2f} s; "
           f"within target: {result['within_target']}")
+
+
+def _print_cpu(result: dict) -> None:
+    """CPU seconds per kind of process: where the time of each run went (Linux only)."""
+    runs = [("no-op chord", result.get("reference_cpu_s"), result["reference_noop_chord_s"])]
+    runs += [(w, result[w].get("cpu_s"), result[w]["seconds"]) for w in ("morning", "nightly") if w in result]
+    runs = [run for run in runs if run[1]]
+    if not runs:
+        return
+    files, nproc = result["files"], result["nproc"] or 1
+    def per_file(seconds: float) -> str:
+        return f"{seconds:.2f} s ({1000 * seconds / files:.2f} ms/file)"
+
+    def of_capacity(spent: dict, wall: float) -> str:
+        used = sum(spent.values())
+        return f"{used:.2f} of {nproc * wall:.2f} s ({100 * used / (nproc * wall):.0f} %)"
+
+    rows = [[kind, *[per_file(spent[kind]) for _, spent, _ in runs]] for kind in cpu.KINDS]
+    rows.append(["all / capacity", *[of_capacity(spent, wall) for _, spent, wall in runs]])
+    common.print_table("CPU seconds by process", ["process", *[name for name, _, _ in runs]], rows)

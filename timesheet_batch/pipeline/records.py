@@ -53,9 +53,12 @@ REJECTS_SCHEMA = pa.schema(
 REJECT_COLUMNS: list[str] = REJECTS_SCHEMA.names
 
 
+_EMPTY_REJECTS = REJECTS_SCHEMA.empty_table()
+
+
 def empty_rejects() -> pa.Table:
-    """A rejects table with no rows."""
-    return REJECTS_SCHEMA.empty_table()
+    """A rejects table with no rows (one shared instance: tables are immutable)."""
+    return _EMPTY_REJECTS
 
 
 def make_rejects(
