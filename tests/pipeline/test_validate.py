@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import patch
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats import RECORD_NUMBER
+from timesheet_batch.pipeline import validate
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECTS_SCHEMA
 from timesheet_batch.pipeline.validate import validate_chunk
 from timesheet_batch.vendors import load_catalog
@@ -181,3 +185,110 @@ def test_integer_cents_equal_exact_decimal_arithmetic(hours, rate):
     assert row["hours"] == Decimal(hours_text) and row["pay_rate"] == exact_rate
     expected = (Decimal(hours_text) * exact_rate).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
     assert row["amount"] == expected
+
+
+# Small-chunk fast paths (up to validate.FEW_VALUES values) against the big-chunk paths and the
+# plain definitions: both sides are run by patching the threshold.
+
+_BOTH_PATHS = (-1, 10**9)  # FEW_VALUES: always the big-chunk path, always the small one
+_SHAPE_TEXT = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789-+. \n\té١", max_size=13),
+    st.from_regex(validate.SSN_RE, fullmatch=True),
+    st.decimals(places=2, allow_nan=False, allow_infinity=False).map(str),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_SHAPE_TEXT, max_size=30))
+def test_ssn_and_decimal_shapes_are_the_regexes_on_both_paths(values):
+    for array in (pa.array(values, pa.string()), pa.array(["pad", *values], pa.string()).slice(1)):
+        for few in _BOTH_PATHS:
+            with patch.object(validate, "FEW_VALUES", few):
+                assert validate.ssn_shape(array).equals(pc.match_substring_regex(array, validate.SSN_RE))
+                assert validate.decimal_shape(array).equals(
+                    pc.match_substring_regex(array, validate.DECIMAL_RE)
+                )
+
+
+_VALID_SSN = r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{9}"  # SSN_RE as RE2 reads it (from_regex: any \d)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.from_regex(_VALID_SSN, fullmatch=True)), max_size=30))
+def test_ssn_digits_are_the_same_on_both_paths(values):
+    array = pa.array(values, pa.string())
+    for few in _BOTH_PATHS:
+        with patch.object(validate, "FEW_VALUES", few):
+            assert validate._ssn_digits(array).equals(pc.replace_substring(array, "-", ""))
+
+
+_DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y%m%d", "%d.%m.%y", "%Y-%m-%d %H", "%b %d %Y"]
+
+
+@st.composite
+def _written_dates(draw):
+    """Text in or near a date format: real and impossible days, short fields, odd tails."""
+    year, month, day = draw(st.integers(2020, 2030)), draw(st.integers(0, 13)), draw(st.integers(0, 35))
+    text = draw(st.sampled_from(_DATE_FORMATS))
+    for directive, value in (("%Y", f"{year}"), ("%y", f"{year % 100:02d}"), ("%H", "07"), ("%b", "Mar")):
+        text = text.replace(directive, value)
+    text = text.replace("%m", draw(st.sampled_from([f"{month:02d}", f"{month}"])))
+    text = text.replace("%d", draw(st.sampled_from([f"{day:02d}", f"{day}", f"{day}١"])))
+    return text + draw(st.sampled_from(["", "", "\n", "x", " "]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), _written_dates()), max_size=30), st.sampled_from(_DATE_FORMATS))
+def test_rolled_over_python_re_is_the_extract_regex_kernel(values, date_format):
+    text = pa.array(values, pa.string())
+    parsed = pc.strptime(text, format=date_format, unit="s", error_is_null=True)
+    days = pc.cast(parsed, pa.date32())
+    results = []
+    for few in (-1, 10**9):
+        with patch.object(validate, "FEW_VALUES", few):
+            results.append(validate._rolled_over(text, parsed, days, date_format).tolist())
+    assert results[0] == results[1]
+    # The day written, on every value (not only those strptime read): Python's re is RE2.
+    regex, pattern = validate._day_regex(date_format), validate.day_pattern(date_format)
+    rows = np.flatnonzero(text.is_valid().to_numpy(zero_copy_only=False))
+    if pattern is not None and len(rows):
+        python = validate._days_written_python(text, rows, regex)
+        assert python.tolist() == validate._days_written_re2(text, rows, pattern).tolist()
+
+
+def test_day_regex_reads_what_re2_reads():
+    assert validate._day_regex("%Y-%m-%d").fullmatch("2026-03-01\n") is None  # RE2's $ is the end
+    assert validate._day_regex("%Y-%m-%d").fullmatch("2026-03-١") is None  # RE2's \d is ASCII
+    assert validate._day_regex("%d/%m/%Y").fullmatch("2/3/2026")["day"] == "2"
+    assert validate._day_regex("%d %b %Y") is None
+
+
+def test_several_failures_in_one_chunk_in_record_order_per_rule():
+    records = [
+        {**GOOD, "DATE": "2026-13-01"},  # not a date: null in the parsed dates
+        {**GOOD, "DATE": "2026-11-30"},
+        {**GOOD, "HRS": "abc"},  # malformed: NaN in the hours
+        {**GOOD, "HRS": "25"},
+        {**GOOD, "COUNTY": "x7"},
+        {**GOOD, "COUNTY": "99"},
+        {**GOOD, "RATE": "-1", "SVC": "X"},
+        {**GOOD, "SSN": "12-345-6789"},
+        {**GOOD, "SVC": "X"},
+        {**GOOD, "DATE": "2026-02-29"},
+        GOOD,
+    ]
+    valid, rejects = validate_chunk(chunk(*records), ACME, BUSINESS_DATE)
+    assert [(r["record_number"], r["field"], r["rule"]) for r in rejects.to_pylist()] == [
+        (9, "provider_ssn", "pattern"),
+        (6, "county_code", "integer"),
+        (7, "county_code", "range"),
+        (2, "work_date", "date_format"),
+        (11, "work_date", "date_format"),
+        (3, "work_date", "date_window"),
+        (4, "hours", "decimal"),
+        (5, "hours", "range"),
+        (8, "pay_rate", "range"),
+        (10, "service_code", "enum"),
+    ]
+    assert valid.column("record_number").to_pylist() == [12]
