@@ -12,16 +12,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-#: Where the cases keep their data (a farm's storage, input files): ``BENCH_DATA_DIR``, else
-#: ``~/.cache/timesheet-batch-bench``. Not the system temp folder: on this machine creating a
-#: file under /tmp takes ~1.1 ms against ~0.02 ms elsewhere on the same ext4 volume (measured,
-#: BENCHMARKS.md), which a deployment's storage volume does not do.
+#: Where the cases keep their data (a farm's storage, input files): ``BENCH_DATA_DIR``, else the
+#: system temp folder. Creating a file costs 0.02-1.1 ms on this VM depending on the folder
+#: and the hour (BENCHMARKS.md), and a small file's job creates two: point this at the volume
+#: a deployment would store on to measure that volume.
 DATA_DIR_ENV = "BENCH_DATA_DIR"
 
 
 def data_base() -> Path:
     """The folder under which the cases make their scratch folders (created if missing)."""
-    base = Path(os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "timesheet-batch-bench")
+    base = Path(os.environ.get(DATA_DIR_ENV) or tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
     return base
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 
 from benchmarks import common, cpu
 
@@ -232,6 +232,7 @@ def run_window(session: FarmSession, window: str, business_date: dt.date, *, tim
     from timesheet_batch.context import get_context
     from timesheet_batch.db import repository as repo
     from timesheet_batch.db.engine import session_scope
+    from timesheet_batch.db.models import BatchJob
     from timesheet_batch.discovery import discover_window
     from timesheet_batch.dispatch import dispatch_batch
 
@@ -251,8 +252,16 @@ def run_window(session: FarmSession, window: str, business_date: dt.date, *, tim
             "files_completed": batch.files_completed, "records_read": batch.records_read,
             "records_written": batch.records_written, "records_rejected": batch.records_rejected,
         }
+        first_start, last_end = db.execute(
+            select(func.min(BatchJob.started_at), func.max(BatchJob.completed_at))
+            .where(BatchJob.batch_id == result.batch_id)
+        ).one()
     # Both ends on the database's clock (naive UTC): polling granularity does not count.
     figures["seconds"] = (summarized_at - started_utc).total_seconds()
+    # Where the window's ends go: before the first file starts, after the last one finished.
+    if first_start is not None and last_end is not None:
+        figures["first_file_started_s"] = (first_start - started_utc).total_seconds()
+        figures["after_last_file_s"] = (summarized_at - last_end).total_seconds()
     figures["discover_s"], figures["dispatch_s"] = discovered, dispatched - discovered
     # Includes up to one 50 ms poll after the summary: a little more than the window itself.
     figures["cpu_s"] = cpu_s

@@ -84,8 +84,9 @@ def _print(result: dict) -> None:
     common.print_table(title, ["run", "files", "records", "seconds", "files/s", "x no-op"], rows)
     _print_cpu(result)
     m = result["morning"]
-    print(f"morning: status {m['status']}, discover {m['discover_s']:.2f} s, dispatch {m['dispatch_s']:.2f} s; "
-          f"within target: {result['within_target']}")
+    print(f"morning: status {m['status']}, discover {m['discover_s']:.2f} s, dispatch {m['dispatch_s']:.2f} s, "
+          f"first file started at {m.get('first_file_started_s', 0):.2f} s, summary "
+          f"{m.get('after_last_file_s', 0):.2f} s after the last file; within target: {result['within_target']}")
 
 
 def _print_cpu(result: dict) -> None:

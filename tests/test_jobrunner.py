@@ -82,9 +82,9 @@ def test_a_file_over_its_reject_limit_fails_with_its_counts(tmp_path, pg_url) ->
     assert list(ctx.storage.list("processed/")) == []
 
 
-def test_a_non_durable_autocommit_connection_skips_the_wal_flush(tmp_path, pg_url) -> None:
+def test_an_autocommit_connection_skips_the_wal_flush(tmp_path, pg_url) -> None:
     ctx, job_id = _one_job(tmp_path, pg_url)
-    with autocommit_connection(pg_url, durable=False) as connection:
+    with autocommit_connection(pg_url) as connection:
         assert connection.scalar(text("SHOW synchronous_commit")) == "off"
         row = claims.claim_fresh(connection, job_id=job_id, worker_id="w1", lease_s=30, max_attempts=4)
         # Committed by itself, before the connection is handed back: another client sees it.

@@ -111,7 +111,7 @@ def _claim(ctx: FarmContext, *, job_id: str, worker_id: str) -> claims.Claim:
     settings = ctx.settings
     options = {"job_id": job_id, "worker_id": worker_id, "lease_s": settings.lease_s,
                "max_attempts": settings.max_retries + 1}
-    with autocommit_connection(ctx.database_url, durable=False) as connection:
+    with autocommit_connection(ctx.database_url) as connection:
         fresh = claims.claim_fresh(connection, **options)
     if fresh is not None:
         return claims.Claim("claimed", job=fresh, status=fresh.status)
@@ -175,7 +175,7 @@ class _ProgressRecorder:
         if not progress.final and time.monotonic() - self._last_write < PROGRESS_EVERY_S:
             return
         self._last_write = time.monotonic()
-        with autocommit_connection(self.ctx.database_url, durable=False) as connection:
+        with autocommit_connection(self.ctx.database_url) as connection:
             if progress.final:
                 status = claims.claimed_status(connection, job_id=held.job_id, version=held.version)
             else:
@@ -197,10 +197,13 @@ class _ProgressRecorder:
 def _finish(ctx: FarmContext, held: ClaimedJob, status: JobStatus, *, error: str | None = None,
             read: int | None = None, written: int | None = None, rejected: int | None = None,
             output_key: str | None = None, rejects_key: str | None = None, chunks: int | None = None) -> JobOutcome:
-    # One fenced UPDATE (the claim already told us the attempt and the start time), durable, on
-    # its own; with the error-history row when it records one, in one transaction.
+    # One fenced UPDATE (the claim already told us the attempt and the start time), on its own
+    # and not waiting for the WAL flush: the outputs were fsynced before it, and a database
+    # crash that undoes it only makes the job run again (RELIABILITY.md, "What a database crash
+    # can undo"); waiting for the flush cost 12-20 % of the seed load's time (BENCHMARKS.md).
+    # With an error-history row, in one durable transaction.
     scope = (session_scope(ctx.database_url) if claims.records_error(status, error)
-             else autocommit_connection(ctx.database_url, durable=True))
+             else autocommit_connection(ctx.database_url))
     with scope as db:
         ours = claims.finish_claimed_job(
             db, job_id=held.job_id, version=held.version, attempts=held.attempts, started_at=held.started_at,

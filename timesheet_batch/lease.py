@@ -39,7 +39,7 @@ class LeaseKeeper:
         """Renew once (called by the renewer thread); False once the job is no longer ours."""
         try:
             # Not durable: a renewal a database crash undoes is redone at the next period.
-            with autocommit_connection(self.database_url, durable=False) as connection:
+            with autocommit_connection(self.database_url) as connection:
                 status = claims.renew_lease(connection, job_id=self.job_id, version=self.version,
                                             lease_s=self.lease_s)
         except Exception as exc:  # a database blip: the next renewal may work

@@ -35,7 +35,7 @@ def _normalise(url: str) -> str:
 def get_engine(url: str, *, connect_timeout_s: float = 5.0, relaxed: bool = False) -> Engine:
     """The engine for ``url`` in this process (a forked child never reuses its parent's).
 
-    ``relaxed``: the engine behind ``autocommit_connection(durable=False)`` (its own pool: its
+    ``relaxed``: the engine behind ``autocommit_connection`` (its own pool: its
     connections carry ``synchronous_commit = off`` for their whole life).
     """
     key = (os.getpid(), url, relaxed)
@@ -123,7 +123,7 @@ def session_scope(url: str, *, durable: bool = True) -> Iterator[Session]:
     synchronous_commit TO OFF``): the commit is visible to everyone at once and atomic as
     ever, but a server crash within about three ``wal_writer_delay`` (600 ms by default) may
     undo it. Only for writes whose loss the farm repairs by itself — claims, leases, progress
-    (RELIABILITY.md, "What a database crash can undo"); a finish is always durable.
+    (RELIABILITY.md, "What a database crash can undo"); a finish that records an error is durable.
     """
     session = _session_factory(url)()
     try:
@@ -145,22 +145,20 @@ def session_scope(url: str, *, durable: bool = True) -> Iterator[Session]:
 
 
 @contextmanager
-def autocommit_connection(url: str, *, durable: bool) -> Iterator[Connection]:
-    """A connection whose every statement commits on its own: one round trip per statement.
+def autocommit_connection(url: str) -> Iterator[Connection]:
+    """A connection whose every statement commits on its own, without waiting for the WAL flush.
 
     For the worker's single-statement writes and plain reads, where a transaction costs three
     or four round trips (BEGIN, SET LOCAL, the statement, COMMIT) — a fifth of a small file's
     time on a busy machine (BENCHMARKS.md). Each statement is as atomic as ever.
 
-    ``durable=False`` takes a connection of the relaxed pool (``synchronous_commit = off`` for
-    its whole life): for writes whose loss the farm repairs by itself (a fresh claim, a lease
-    renewal, a progress figure); a PostgreSQL crash within ~600 ms of one may undo it
-    (RELIABILITY.md). ``durable=True`` waits for the WAL flush as usual (a job's finish).
+    It comes from the relaxed pool (``synchronous_commit = off`` for its whole life): for
+    writes whose loss the farm repairs by itself (a claim, a lease renewal, a progress figure,
+    a finish without an error row); a PostgreSQL crash within ~600 ms of one may undo it
+    (RELIABILITY.md, "What a database crash can undo").
     """
     try:
-        with get_engine(url, relaxed=not durable).connect() as connection:
-            if durable:
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        with get_engine(url, relaxed=True).connect() as connection:
             yield connection
     except OperationalError as exc:
         raise DatabaseUnavailableError(f"database error: {_first_line(exc)}") from exc

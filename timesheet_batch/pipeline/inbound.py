@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -39,7 +38,7 @@ from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
 from timesheet_batch.pipeline.prefetch import ordered_map, prefetched
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
-from timesheet_batch.pipeline.run_outputs import RunOutputs
+from timesheet_batch.pipeline.run_outputs import RunOutputs, local_size
 from timesheet_batch.pipeline.spool import ValidSpool
 from timesheet_batch.pipeline.validate import validate_chunk
 from timesheet_batch.storage import layout
@@ -155,7 +154,7 @@ def process_inbound_file(
     rejects_key = layout.rejects_key(business_date, vendor.id, file_name)
     try:
         with storage.open_read(key) as stream:
-            size = _input_size(stream)
+            size = local_size(stream)
             small = size is not None and size <= INLINE_INPUT_BYTES
             with RunOutputs(in_memory=small) as outputs:
                 reading = _Reading(stream, size, vendor, key, business_date, chunk_size, checkpoint)
@@ -249,14 +248,6 @@ def _read_validated(reading: _Reading, *, skip: int) -> Iterator[tuple[pa.Table,
         )
         with closing(checked):
             yield from checked
-
-
-def _input_size(stream) -> int | None:
-    """The size of a local file stream in bytes; None when unknown (e.g. an S3 body)."""
-    try:
-        return os.fstat(stream.fileno()).st_size
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
-        return None
 
 
 def _write_processed(spool: ValidSpool, outputs: RunOutputs, state: _RunState, rej: WriterSession) -> None:

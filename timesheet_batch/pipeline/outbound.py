@@ -1,8 +1,9 @@
 """The outbound stage runner: one processed Parquet file -> the vendor's outbound file.
 
-The processed file is copied to a local temporary file (Parquet needs random access; an
-object store stream may not seek) and read ``chunk_size`` rows at a time, so memory stays
-bounded. Each chunk is masked with the role's policy, converted to the vendor's field names
+The processed file is read into memory if it is small, else copied to a local temporary file
+(Parquet needs random access; an object store stream may not seek), and read ``chunk_size``
+rows at a time, so memory stays bounded. A small file's outbound file is written in memory
+too (see run_outputs.py). Each chunk is masked with the role's policy, converted to the vendor's field names
 (dates in ``vendor.output.date_format``, decimals with two places, plus ``AMOUNT``), written
 with the vendor's output writer, and the finished file is published atomically to
 ``outbound/{vendor}/{date}/{inbound stem}{extension}``.
@@ -12,22 +13,23 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from timesheet_batch.formats import get_writer
-from timesheet_batch.pipeline.inbound import ChunkProgress, FileOutcome
+from timesheet_batch.pipeline.inbound import INLINE_INPUT_BYTES, ChunkProgress, FileOutcome
 from timesheet_batch.pipeline.masking import mask_table
+from timesheet_batch.pipeline.run_outputs import RunOutputs, local_size
 from timesheet_batch.storage import layout
 from timesheet_batch.storage.base import Storage
 from timesheet_batch.vendors.profile import CANONICAL_INPUT_FIELDS, MaskStrategy, VendorProfile
 
 AMOUNT_COLUMN = "AMOUNT"
+OUTBOUND_OUTPUT = "outbound"
 
 
 def output_columns(vendor: VendorProfile) -> list[str]:
@@ -59,6 +61,16 @@ def outbound_file_name(processed_key: str, vendor: VendorProfile) -> str:
     return PurePosixPath(source).stem + get_writer(vendor.output.format).extension
 
 
+def _random_access(source, outputs: RunOutputs) -> pq.ParquetFile:
+    """The processed file opened for random access: in memory if small, else a local copy."""
+    if outputs.in_memory:
+        return pq.ParquetFile(pa.BufferReader(source.read()))
+    local = outputs.work_dir / "processed.parquet"
+    with open(local, "wb") as target:
+        shutil.copyfileobj(source, target, length=1024 * 1024)
+    return pq.ParquetFile(local)
+
+
 def export_processed_file(
     *,
     storage: Storage,
@@ -79,24 +91,22 @@ def export_processed_file(
     out_key = layout.outbound_key(
         business_date, vendor.id, outbound_file_name(processed_key, vendor)
     )
-    with tempfile.TemporaryDirectory(prefix="timesheet-outbound-") as tmp:
-        local = Path(tmp) / "processed.parquet"
-        with storage.open_read(processed_key) as source, open(local, "wb") as target:
-            shutil.copyfileobj(source, target, length=1024 * 1024)
-        parquet = pq.ParquetFile(local)
-        out_path = Path(tmp) / f"outbound{writer.extension}"
-        written = last_index = 0
-        with writer.open(out_path, vendor.output, output_columns(vendor)) as session:
-            for index, batch in enumerate(parquet.iter_batches(batch_size=chunk_size)):
-                masked = mask_table(pa.Table.from_batches([batch]), policy, masking_key)
-                session.write(to_vendor_table(masked, vendor))
-                written += batch.num_rows
-                last_index = index
-                if on_chunk is not None:
-                    on_chunk(ChunkProgress(index, written, 0))
-        if on_chunk is not None:  # the last chance to stop before the file is published
-            on_chunk(ChunkProgress(last_index, written, 0, final=True))
-        storage.publish_file(out_path, out_key)
+    with storage.open_read(processed_key) as source:
+        size = local_size(source)
+        with RunOutputs(in_memory=size is not None and size <= INLINE_INPUT_BYTES) as outputs:
+            parquet = _random_access(source, outputs)
+            written = last_index = 0
+            with writer.open(outputs.target(OUTBOUND_OUTPUT), vendor.output, output_columns(vendor)) as session:
+                for index, batch in enumerate(parquet.iter_batches(batch_size=chunk_size)):
+                    masked = mask_table(pa.Table.from_batches([batch]), policy, masking_key)
+                    session.write(to_vendor_table(masked, vendor))
+                    written += batch.num_rows
+                    last_index = index
+                    if on_chunk is not None:
+                        on_chunk(ChunkProgress(index, written, 0))
+            if on_chunk is not None:  # the last chance to stop before the file is published
+                on_chunk(ChunkProgress(last_index, written, 0, final=True))
+            outputs.publish(storage, {OUTBOUND_OUTPUT: out_key})
     return FileOutcome(
         records_read=written,
         records_written=written,

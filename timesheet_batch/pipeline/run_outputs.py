@@ -10,14 +10,24 @@ may spill and the cross-record pass may partition, removed when the run ends.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
 from timesheet_batch.formats.base import WriteTarget
 from timesheet_batch.storage.base import Storage
+
+
+def local_size(stream: BinaryIO) -> int | None:
+    """The size of a local file stream in bytes; None when unknown (e.g. an S3 body)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
 
 
 class RunOutputs:
