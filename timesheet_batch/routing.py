@@ -30,6 +30,8 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     """Celery router (``task_routes``)."""
     if name in HIGH_QUEUE_TASKS:
         return {"queue": "high"}
+    if options and options.get("queue"):
+        return None  # named by the caller, and it wins anyway: no key to parse (~0.1 ms a message)
     if name in FILE_TASKS:
         key = args[0] if args else (kwargs or {}).get("key")
         return {"queue": queue_for_key(key)}
