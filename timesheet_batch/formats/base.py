@@ -74,7 +74,8 @@ class WriterSession(abc.ABC):
         self._open()
 
     def _open(self) -> None:
-        self._file = self.stream or open(self.path, "wb")  # noqa: SIM115 - closed in _release()
+        # A file this session opens is closed in _release(); a stream of the caller's stays open.
+        self._file = self.stream if self.stream is not None else open(self.path, "wb")  # noqa: SIM115
         self._encoding = codecs.lookup(self.options.encoding).name
 
     def write(self, table: pa.Table) -> None:

@@ -89,7 +89,8 @@ class _XmlSession(WriterSession):
         self._stack = ExitStack()
         self._xf = self._stack.enter_context(
             # libxml2 knows Python's canonical codec names ("iso8859-1"), not every alias.
-            etree.xmlfile(self.stream or str(self.path), encoding=codecs.lookup(self.options.encoding).name)
+            etree.xmlfile(self.stream if self.stream is not None else str(self.path),
+                          encoding=codecs.lookup(self.options.encoding).name)
         )
         self._xf.write_declaration()
         for tag in path_parts[:-1]:

@@ -154,10 +154,8 @@ def process_inbound_file(
     rejects_key = layout.rejects_key(business_date, vendor.id, file_name)
     try:
         with storage.open_read(key) as stream:
-            size = local_size(stream)
-            small = size is not None and size <= INLINE_INPUT_BYTES
-            with RunOutputs(in_memory=small) as outputs:
-                reading = _Reading(stream, size, vendor, key, business_date, chunk_size, checkpoint)
+            reading = _Reading(stream, local_size(stream), vendor, key, business_date, chunk_size, checkpoint)
+            with RunOutputs(in_memory=reading.small) as outputs:
                 state = _process(reading, on_chunk, outputs)
                 if on_chunk is not None:  # the last chance to stop before anything is published
                     last = max(state.chunks - 1, 0)
@@ -188,7 +186,7 @@ class _Reading:
 
     @property
     def small(self) -> bool:
-        """Whether the input is small enough to be read and validated in the calling thread."""
+        """Whether the input is small: read and validated in the calling thread, outputs in memory."""
         return self.size is not None and self.size <= INLINE_INPUT_BYTES
 
 

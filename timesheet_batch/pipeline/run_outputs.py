@@ -1,10 +1,10 @@
-"""Where one inbound run writes its outputs before publishing them: memory or a work folder.
+"""Where one run (inbound or export) writes its outputs before publishing them: memory or a folder.
 
-A small input (the common 140-record file) writes its processed and rejects files into
-memory buffers and publishes them with ``Storage.write_objects``: no temporary folder, no
-work file linked, copied or removed; the published files are the only files it creates. On a
-loaded 2-core machine the temporary folder and its work files had cost ~3 ms of a ~15 ms job
-(BENCHMARKS.md). A larger input writes local files in a temporary folder, where its spool
+A small input (the common 140-record file) writes its outputs into memory buffers and
+publishes them with ``Storage.write_objects``: no temporary folder, no work file linked,
+copied or removed; the published files are the only files it creates (a 140-record job:
+13.4-16.1 -> 13.3-14.7 ms in interleaved pairs, more where creating a file is slow;
+BENCHMARKS.md). A larger input writes local files in a temporary folder, where its spool
 may spill and the cross-record pass may partition, removed when the run ends.
 """
 
