@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> dict:
         morning = farm.run_window(session, "morning", DAY, timeout_s=600)
         nightly = farm.run_window(session, "nightly", DAY, timeout_s=600) if args.nightly else None
         after_s = farm.noop_chord(files, session=session)
-    # The reference is the chord before the window(s). The one after is reported too: it takes
-    # 35-50 % longer (pool processes that ran files, PostgreSQL digesting the window), which
-    # would flatter the ratio.
+    # The reference is the chord before the window(s). The one after is reported too: it took
+    # 36-52 % longer in the runs of BENCHMARKS.md (cause not investigated), which would flatter
+    # the ratio.
     reference_s = before_s
     result = {
         "case": NAME, **common.machine(), "quick": args.quick, "files": files, "records_per_file": records,

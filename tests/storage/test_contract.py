@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from timesheet_batch.errors import ConfigurationError, ObjectNotFoundError, UnsafeKeyError
+from timesheet_batch.pipeline.run_outputs import input_size
 from timesheet_batch.storage import LocalStorage, ObjectInfo, Storage, open_storage
 
 UNSAFE_KEYS = ["../x", "/abs", "a/../b", "a\\b", "", "a//b", "./a", "a/", "a\x00b"]
@@ -88,6 +89,7 @@ def test_missing_key(storage: Storage) -> None:
 def test_open_read_stream(storage: Storage) -> None:
     storage.write_bytes("a/b.bin", b"0123456789")
     with storage.open_read("a/b.bin") as stream:
+        assert input_size(stream) == 10  # what decides whether a run keeps its outputs in memory
         assert stream.read(4) == b"0123"
         assert stream.read() == b"456789"
         assert stream.read() == b""

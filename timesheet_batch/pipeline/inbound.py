@@ -38,7 +38,7 @@ from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
 from timesheet_batch.pipeline.prefetch import ordered_map, prefetched
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
-from timesheet_batch.pipeline.run_outputs import RunOutputs, local_size
+from timesheet_batch.pipeline.run_outputs import RunOutputs, input_size
 from timesheet_batch.pipeline.spool import ValidSpool
 from timesheet_batch.pipeline.validate import validate_chunk
 from timesheet_batch.storage import layout
@@ -154,7 +154,7 @@ def process_inbound_file(
     rejects_key = layout.rejects_key(business_date, vendor.id, file_name)
     try:
         with storage.open_read(key) as stream:
-            reading = _Reading(stream, local_size(stream), vendor, key, business_date, chunk_size, checkpoint)
+            reading = _Reading(stream, input_size(stream), vendor, key, business_date, chunk_size, checkpoint)
             with RunOutputs(in_memory=reading.small) as outputs:
                 state = _process(reading, on_chunk, outputs)
                 if on_chunk is not None:  # the last chance to stop before anything is published

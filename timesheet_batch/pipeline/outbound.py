@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from timesheet_batch.formats import get_writer
 from timesheet_batch.pipeline.inbound import INLINE_INPUT_BYTES, ChunkProgress, FileOutcome
 from timesheet_batch.pipeline.masking import mask_table
-from timesheet_batch.pipeline.run_outputs import RunOutputs, local_size
+from timesheet_batch.pipeline.run_outputs import RunOutputs, input_size
 from timesheet_batch.storage import layout
 from timesheet_batch.storage.base import Storage
 from timesheet_batch.vendors.profile import CANONICAL_INPUT_FIELDS, MaskStrategy, VendorProfile
@@ -92,7 +92,7 @@ def export_processed_file(
         business_date, vendor.id, outbound_file_name(processed_key, vendor)
     )
     with storage.open_read(processed_key) as source:
-        size = local_size(source)
+        size = input_size(source)
         with RunOutputs(in_memory=size is not None and size <= INLINE_INPUT_BYTES) as outputs:
             parquet = _random_access(source, outputs)
             written = last_index = 0

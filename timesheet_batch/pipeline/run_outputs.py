@@ -22,8 +22,14 @@ from timesheet_batch.formats.base import WriteTarget
 from timesheet_batch.storage.base import Storage
 
 
-def local_size(stream: BinaryIO) -> int | None:
-    """The size of a local file stream in bytes; None when unknown (e.g. an S3 body)."""
+def input_size(stream: BinaryIO) -> int | None:
+    """The size in bytes of the object behind a storage stream; None when unknown.
+
+    A local file's from the file, an S3 object's from the response (``size_bytes``).
+    """
+    size = getattr(stream, "size_bytes", None)
+    if size is not None:
+        return size
     try:
         return os.fstat(stream.fileno()).st_size
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError

@@ -185,7 +185,7 @@ class S3Storage(Storage):
         with self._errors(key):
             response = self._client.get_object(Bucket=self.bucket, Key=self._full_key(key))
         raw = _ObjectStream(response["Body"], self, key)
-        return io.BufferedReader(raw, buffer_size=_READ_CHUNK)
+        return _ObjectReader(raw, response.get("ContentLength"))
 
     def publish_file(self, local_path: Path, key: str) -> None:
         """Upload ``local_path`` (multipart when large); visible only once complete."""
@@ -214,6 +214,17 @@ class S3Storage(Storage):
         except ObjectNotFoundError:
             return False
         return True
+
+
+class _ObjectReader(io.BufferedReader):
+    """A buffered stream over an object that knows the object's size (``size_bytes``).
+
+    A run reads the size to decide whether the file is small (outputs in memory, one PUT each).
+    """
+
+    def __init__(self, raw: _ObjectStream, size_bytes: int | None):
+        super().__init__(raw, buffer_size=_READ_CHUNK)
+        self.size_bytes = size_bytes
 
 
 class _ObjectStream(io.RawIOBase):
