@@ -2,10 +2,10 @@
 
 The processed file is read into memory if it is small, else copied to a local temporary file
 (Parquet needs random access; an object store stream may not seek), and read ``chunk_size``
-rows at a time, so memory stays bounded. A small file's outbound file is written in memory
-too (see run_outputs.py). Each chunk is masked with the role's policy, converted to the vendor's field names
-(dates in ``vendor.output.date_format``, decimals with two places, plus ``AMOUNT``), written
-with the vendor's output writer, and the finished file is published atomically to
+rows at a time, so memory stays bounded. Each chunk is masked with the role's policy,
+converted to the vendor's field names (dates in ``vendor.output.date_format``, decimals with
+two places, plus ``AMOUNT``) and written with the vendor's output writer (in memory for a
+small file, see run_outputs.py); the finished file is published atomically to
 ``outbound/{vendor}/{date}/{inbound stem}{extension}``.
 """
 
