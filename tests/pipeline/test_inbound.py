@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from timesheet_batch.errors import JobCancelledError, RejectLimitExceededError, UnreadableFileError
-from timesheet_batch.pipeline import ChunkProgress, cross_record, inbound, process_inbound_file, run_outputs, spool
+from timesheet_batch.pipeline import ChunkProgress, cross_record, inbound, process_inbound_file, spool
 from timesheet_batch.storage import LocalStorage, layout
 from timesheet_batch.vendors import load_catalog
 
@@ -134,19 +134,15 @@ def _watch_spools(monkeypatch) -> list[bool]:
     return spilled
 
 
-def test_small_input_in_memory_and_work_folder_publish_the_same_bytes(storage, monkeypatch):
+def test_small_input_in_memory_and_work_folder_publish_the_same_bytes(storage, monkeypatch, work_folders):
     body = "".join(line(emp=f"P{i}", ssn="12-345" if i % 9 == 0 else "123-45-6789") for i in range(40))
     body += line(emp="P1")  # a duplicate: the cross-record pass writes a reject too
-
-    def no_folder(*args, **kwargs):
-        raise AssertionError("a small input made a temporary folder")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run_outputs.tempfile, "mkdtemp", no_folder)
-        in_memory = run(storage, body, chunk_size=7)
+    in_memory = run(storage, body, chunk_size=7)
+    assert work_folders == []  # a small input makes no temporary folder
     processed, rejects = storage.read_bytes(PROCESSED), storage.read_bytes(REJECTS)
     monkeypatch.setattr(inbound, "INLINE_INPUT_BYTES", 0)
     assert run(storage, body, chunk_size=7) == in_memory
+    assert len(work_folders) == 1  # this time through a work folder
     assert storage.read_bytes(PROCESSED) == processed and storage.read_bytes(REJECTS) == rejects
     assert in_memory.rejects_by_rule == {"pattern": 5, "duplicate": 1}
 

@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from timesheet_batch.errors import JobCancelledError
-from timesheet_batch.pipeline import export_processed_file, outbound, process_inbound_file, run_outputs
+from timesheet_batch.pipeline import export_processed_file, inbound, process_inbound_file
 from timesheet_batch.storage import LocalStorage
 from timesheet_batch.vendors import load_catalog
 
@@ -145,17 +145,14 @@ def test_cancel_after_the_last_chunk_publishes_nothing(processed):
 
 
 @pytest.mark.parametrize("vendor_id", ["ACME", "CENTRAL", "DELTA", "EUREKA", "FRESNO"])
-def test_small_file_in_memory_and_work_folder_publish_the_same_bytes(processed, vendor_id, monkeypatch):
+def test_small_file_in_memory_and_work_folder_publish_the_same_bytes(processed, vendor_id, monkeypatch,
+                                                                      work_folders):
     storage, key = processed
     vendor = as_vendor(vendor_id)
-
-    def no_folder(*args, **kwargs):
-        raise AssertionError("a small file made a temporary folder")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run_outputs.tempfile, "mkdtemp", no_folder)
-        in_memory = export(storage, key, vendor, "ADMIN")
+    in_memory = export(storage, key, vendor, "ADMIN")
+    assert work_folders == []  # a small file makes no temporary folder
     published = storage.read_bytes(in_memory.output_key)
-    monkeypatch.setattr(outbound, "INLINE_INPUT_BYTES", 0)
+    monkeypatch.setattr(inbound, "INLINE_INPUT_BYTES", 0)
     assert export(storage, key, vendor, "ADMIN") == in_memory
+    assert len(work_folders) == 1  # this time through a work folder
     assert storage.read_bytes(in_memory.output_key) == published and in_memory.records_written == 3

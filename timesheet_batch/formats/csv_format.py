@@ -36,6 +36,7 @@ import pyarrow.csv as pacsv
 
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats.base import RECORD_NUMBER, WriterSession, WriteTarget
+from timesheet_batch.formats.text_io import string_buffers
 from timesheet_batch.vendors.profile import FormatOptions
 
 _PEEK_BLOCK = 64 * 1024
@@ -205,12 +206,9 @@ def _may_start_a_formula(column: pa.ChunkedArray | pa.Array) -> bool:
     for chunk in chunks:
         if not pa.types.is_string(chunk.type):
             return True  # not the layout read below: let the regex decide
-        if len(chunk) == 0:
-            continue
-        _validity, offsets_buffer, data_buffer = chunk.buffers()
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        offsets, data = string_buffers(chunk)
         starts = offsets[:-1][offsets[1:] > offsets[:-1]]
-        if len(starts) and _FORMULA_BYTES[np.frombuffer(data_buffer, dtype=np.uint8)[starts]].any():
+        if len(starts) and _FORMULA_BYTES[data[starts]].any():
             return True
     return False
 

@@ -1,4 +1,5 @@
-"""Shared plumbing of the streaming text readers (JSON, NDJSON, fixed width).
+"""Shared plumbing of the streaming text readers (JSON, NDJSON, fixed width) and of the
+byte-level string checks (CSV writer, validation).
 
 * :func:`decoded_blocks` decodes a binary stream block by block with an incremental decoder,
   so memory is one block whatever the file size, and turns a decoding error into an
@@ -12,6 +13,7 @@
   Python string per line (:func:`lines_array` makes them one Arrow string array).
 * :func:`records_to_table` turns parsed JSON objects into string columns plus
   ``__record_number``.
+* :func:`string_buffers` shows a string array's offsets and bytes through numpy, no copy.
 """
 
 from __future__ import annotations
@@ -219,3 +221,12 @@ def records_to_table(records: list[dict], known: dict[str, None], numbers: np.nd
 
 #: Keeps number text as written (``8.50`` stays ``8.50``), never a float.
 JSON_DECODER = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
+
+
+def string_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array, no copy: value i is ``data[offsets[i]:offsets[i + 1]]``."""
+    _, offsets, data = column.buffers()
+    if offsets is None:  # only for an empty array
+        return np.zeros(1, np.int32), np.zeros(0, np.uint8)
+    offsets = np.frombuffer(offsets, np.int32, len(column) + 1, column.offset * 4)
+    return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))

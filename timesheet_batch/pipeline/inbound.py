@@ -56,6 +56,12 @@ DEFAULT_CHUNK_SIZE = 100_000
 #: 140-record files (2 cores, 2 worker processes): the prefetch thread and the validation
 #: pool cost ~3 ms per file to start and join, more than a small file takes to validate.
 INLINE_INPUT_BYTES = 2 * 1024 * 1024
+
+
+def is_small_input(size: int | None) -> bool:
+    """Whether an input of ``size`` bytes (None: unknown) is small: read in the calling thread,
+    its outputs kept in memory (run_outputs.py)."""
+    return size is not None and size <= INLINE_INPUT_BYTES
 #: Chunks validated at once (threads). Measured on 1M CSV records, 2 cores: see BENCHMARKS.md.
 VALIDATE_THREADS = 2
 #: Valid records (held in memory) from which the processed write runs one chunk behind a
@@ -187,7 +193,7 @@ class _Reading:
     @property
     def small(self) -> bool:
         """Whether the input is small: read and validated in the calling thread, outputs in memory."""
-        return self.size is not None and self.size <= INLINE_INPUT_BYTES
+        return is_small_input(self.size)
 
 
 def _process(reading: _Reading, on_chunk, outputs: RunOutputs) -> _RunState:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from timesheet_batch.formats import get_writer
-from timesheet_batch.pipeline.inbound import INLINE_INPUT_BYTES, ChunkProgress, FileOutcome
+from timesheet_batch.pipeline.inbound import ChunkProgress, FileOutcome, is_small_input
 from timesheet_batch.pipeline.masking import mask_table
 from timesheet_batch.pipeline.run_outputs import RunOutputs, input_size
 from timesheet_batch.storage import layout
@@ -91,22 +91,23 @@ def export_processed_file(
     out_key = layout.outbound_key(
         business_date, vendor.id, outbound_file_name(processed_key, vendor)
     )
-    with storage.open_read(processed_key) as source:
-        size = input_size(source)
-        with RunOutputs(in_memory=size is not None and size <= INLINE_INPUT_BYTES) as outputs:
-            parquet = _random_access(source, outputs)
-            written = last_index = 0
-            with writer.open(outputs.target(OUTBOUND_OUTPUT), vendor.output, output_columns(vendor)) as session:
-                for index, batch in enumerate(parquet.iter_batches(batch_size=chunk_size)):
-                    masked = mask_table(pa.Table.from_batches([batch]), policy, masking_key)
-                    session.write(to_vendor_table(masked, vendor))
-                    written += batch.num_rows
-                    last_index = index
-                    if on_chunk is not None:
-                        on_chunk(ChunkProgress(index, written, 0))
-            if on_chunk is not None:  # the last chance to stop before the file is published
-                on_chunk(ChunkProgress(last_index, written, 0, final=True))
-            outputs.publish(storage, {OUTBOUND_OUTPUT: out_key})
+    with (
+        storage.open_read(processed_key) as source,
+        RunOutputs(in_memory=is_small_input(input_size(source))) as outputs,
+    ):
+        parquet = _random_access(source, outputs)
+        written = last_index = 0
+        with writer.open(outputs.target(OUTBOUND_OUTPUT), vendor.output, output_columns(vendor)) as session:
+            for index, batch in enumerate(parquet.iter_batches(batch_size=chunk_size)):
+                masked = mask_table(pa.Table.from_batches([batch]), policy, masking_key)
+                session.write(to_vendor_table(masked, vendor))
+                written += batch.num_rows
+                last_index = index
+                if on_chunk is not None:
+                    on_chunk(ChunkProgress(index, written, 0))
+        if on_chunk is not None:  # the last chance to stop before the file is published
+            on_chunk(ChunkProgress(last_index, written, 0, final=True))
+        outputs.publish(storage, {OUTBOUND_OUTPUT: out_key})
     return FileOutcome(
         records_read=written,
         records_written=written,

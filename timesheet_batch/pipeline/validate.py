@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from timesheet_batch.errors import UnreadableFileError
 from timesheet_batch.formats.base import RECORD_NUMBER
+from timesheet_batch.formats.text_io import string_buffers
 from timesheet_batch.pipeline.masking import mask_reject_values
 from timesheet_batch.pipeline.records import (
     AMOUNT_TYPE,
@@ -83,17 +84,9 @@ def _np(mask: pa.Array, null_as: bool = False) -> np.ndarray:
     return mask.to_numpy(zero_copy_only=False)
 
 
-# Byte-level checks: the offsets and bytes of a string array seen through numpy, no copy.
-# Cheaper than the trim and regex kernels they skip or replace (measured per 100k values).
-
-
-def _string_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a string array, no copy: value i is ``data[offsets[i]:offsets[i + 1]]``."""
-    _, offsets, data = column.buffers()
-    if offsets is None:  # only for an empty array
-        return np.zeros(1, np.int32), np.zeros(0, np.uint8)
-    offsets = np.frombuffer(offsets, np.int32, len(column) + 1, column.offset * 4)
-    return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8))
+# Byte-level checks on the offsets and bytes of a string array seen through numpy
+# (text_io.string_buffers, no copy). Cheaper than the trim and regex kernels they skip or
+# replace (measured per 100k values).
 
 
 def _is_space(data: np.ndarray) -> np.ndarray:
@@ -166,7 +159,7 @@ def _ssn_shape_of_bytes(column: pa.Array) -> np.ndarray:
     Every accepted character is ASCII (RE2's ``\\d`` is ``[0-9]``), so checking the UTF-8 bytes
     is checking the characters.
     """
-    offsets, data = _string_buffers(column)
+    offsets, data = string_buffers(column)
     starts, lengths = offsets[:-1], np.diff(offsets)
     other = (data - np.uint8(48)) > 9  # not an ASCII digit
     long = np.flatnonzero(lengths == 11)
@@ -190,7 +183,7 @@ def _decimal_shape_of_bytes(column: pa.Array) -> np.ndarray:
     That is an optional sign, then ASCII digits around at most one dot: 1-16 digits before it and
     0-2 after it, or none before it and 1-2 after it.
     """
-    offsets, data = _string_buffers(column)
+    offsets, data = string_buffers(column)
     starts, lengths = offsets[:-1], np.diff(offsets)
     first = np.take(data, starts, mode="clip") if len(data) else np.zeros(len(starts), np.uint8)
     signed = (lengths > 0) & ((first == 43) | (first == 45))  # "+", "-"
@@ -305,11 +298,11 @@ def _one_array(column: pa.ChunkedArray, type_: pa.DataType) -> pa.Array:
 def _mapped_column(column: pa.Array) -> pa.Array:
     """The string ``column`` trimmed, empty values as null."""
     # Most files need neither step; checking the bytes is cheaper than doing them.
-    offsets, data = _string_buffers(column)
+    offsets, data = string_buffers(column)
     if _may_need_trim(offsets, data):
         # ASCII trimming is safe on UTF-8 and four times faster than the Unicode one.
         column = pc.ascii_trim_whitespace(column)
-        offsets, _ = _string_buffers(column)
+        offsets, _ = string_buffers(column)
     empty = _empty_values(offsets)
     if empty.any():
         # A null is a null either way: the offsets say "empty" without an equal kernel.
@@ -391,7 +384,7 @@ def _day_regex(date_format: str) -> re.Pattern[str] | None:
 
 def _strings_at(column: pa.Array, rows: np.ndarray) -> list[str]:
     """The (non-null) values at ``rows``, decoded from the bytes: no take kernel."""
-    offsets, data = _string_buffers(column)
+    offsets, data = string_buffers(column)
     view = memoryview(data)
     starts, ends = offsets[rows].tolist(), offsets[rows + 1].tolist()
     return [str(view[start:end], "utf-8") for start, end in zip(starts, ends, strict=True)]
