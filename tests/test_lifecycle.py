@@ -62,7 +62,7 @@ def test_sigterm_hands_a_long_file_back_within_the_grace_period(farm):
 
 def test_cancel_a_batch_stops_running_and_queued_jobs_without_output(farm):
     farm.env |= SLOW
-    _sample(farm, 4, 30_000)
+    _sample(farm, 4, 150_000)  # each far longer than the cancel command takes to start
     batch_id = json.loads(farm.cli("discover", "--window", "morning", "--date", DATE, "--json",
                                    check=True).stdout)["batch_id"]
     with farm.worker(concurrency=1):
