@@ -1,7 +1,7 @@
 """Celery configuration for ``celery -A timesheet_batch``.
 
 Every key is derived from the ``TIMESHEET_*`` settings in
-``timesheet_batch.celery_config.celery_settings``; edit the environment, not this file.
+``timesheet_batch.messaging.config.celery_settings``; edit the environment, not this file.
 """
 
 import sys
@@ -10,7 +10,7 @@ from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.settings import get_settings
 
 try:
-    from timesheet_batch.celery_config import celery_settings
+    from timesheet_batch.messaging.config import celery_settings
 
     globals().update(celery_settings(get_settings()))
 except ConfigurationError as _exc:  # a bad setting: say which, exit 2, no traceback

@@ -109,7 +109,7 @@ def _forget_pending_results() -> None:
     """
     import sys
 
-    app_module = sys.modules.get("timesheet_batch.celery_app")
+    app_module = sys.modules.get("timesheet_batch.messaging.app")
     if app_module is None:
         return
     from celery.result import AsyncResult
@@ -161,7 +161,7 @@ def _configure(name, data_dir: Path, db_name: str, broker_url: str, extra_env: d
 
 def start_workers(session: FarmSession, *, concurrency: int = WORKER_CONCURRENCY, timeout_s: float = 60) -> None:
     """Start the worker and wait until both pool processes answer a ping (warm, not timed)."""
-    from timesheet_batch.local_workers import LocalWorkers
+    from timesheet_batch.cli.local_workers import LocalWorkers
 
     session.workers = LocalWorkers(concurrency=concurrency, log_path=session.data_dir / "logs" / "worker.log",
                                    env=session.env, name=f"bench-{session.name}").start()
@@ -178,7 +178,7 @@ def noop_chord(size: int, *, timeout_s: float = 300, session: FarmSession | None
     """
     from celery import chord
 
-    from timesheet_batch.celery_app import app
+    from timesheet_batch.messaging.app import app
 
     ping = app.signature("timesheet_batch.ping", queue="high", immutable=True)
     callback = ping.clone().set(task_id=str(uuid.uuid4()))
@@ -233,8 +233,8 @@ def run_window(session: FarmSession, window: str, business_date: dt.date, *, tim
     from timesheet_batch.db import repository as repo
     from timesheet_batch.db.engine import session_scope
     from timesheet_batch.db.models import BatchJob
-    from timesheet_batch.discovery import discover_window
-    from timesheet_batch.dispatch import dispatch_batch
+    from timesheet_batch.jobs.discovery import discover_window
+    from timesheet_batch.messaging.publisher import dispatch_batch
 
     ctx = get_context()
     cpu_before = cpu.snapshot(worker_pid(session))

@@ -50,7 +50,7 @@ def _job_times(session: farm.FarmSession, key: str) -> tuple[dt.datetime | None,
 
 def _submit_and_wait(session: farm.FarmSession, key: str, *, until: str, timeout_s: float = 120) -> float:
     """Submit ``key`` as an ad hoc file; seconds from submit to its ``started_at``/``completed_at``."""
-    from timesheet_batch.celery_app import app
+    from timesheet_batch.messaging.app import app
 
     submitted = farm.utc_now()
     app.send_task("timesheet_batch.process_file", args=[key])
@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> dict:
     trials = args.trials or (QUICK_TRIALS if args.quick else TRIALS)
     with farm.farm_session(NAME) as session:
         from timesheet_batch.context import get_context
-        from timesheet_batch.discovery import discover_window
-        from timesheet_batch.dispatch import dispatch_batch
+        from timesheet_batch.jobs.discovery import discover_window
+        from timesheet_batch.messaging.publisher import dispatch_batch
         from timesheet_batch.sample_data import generate_sample_files
 
         ctx = get_context()

@@ -139,7 +139,7 @@ class Farm:
     @contextmanager
     def worker(self, concurrency: int = 2, queues: str = "high,medium,low", name: str | None = None):
         """A real ``celery worker`` process for the duration of the block."""
-        from timesheet_batch.local_workers import LocalWorkers
+        from timesheet_batch.cli.local_workers import LocalWorkers
 
         workers = LocalWorkers(
             concurrency=concurrency, queues=queues, env=self.env,

@@ -13,9 +13,9 @@ from pathlib import Path
 import redis
 from sqlalchemy import select
 
+from timesheet_batch.cli.local_workers import wait_until
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
-from timesheet_batch.local_workers import wait_until
 
 DATE = "2026-11-18"
 VENDORS_FILE = Path(__file__).parent / "vendors_three_priorities.yaml"
@@ -94,7 +94,7 @@ def test_beat_starts_with_both_windows(farm):
 
 
 def test_schedule_uses_the_configured_windows_and_zone():
-    from timesheet_batch.schedule import beat_schedule
+    from timesheet_batch.messaging.beat import beat_schedule
 
     schedule = beat_schedule()
     assert schedule["morning-window"]["schedule"].hour == {6}

@@ -14,9 +14,9 @@ import redis
 from sqlalchemy import select
 
 from tests.reliability.conftest import with_plugins
+from timesheet_batch.cli.local_workers import wait_until
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
-from timesheet_batch.local_workers import wait_until
 
 DATE = "2026-11-13"
 SLOW = {"TIMESHEET_CHUNK_SIZE": "100", "TIMESHEET_LEASE_S": "3", "TIMESHEET_RETRY_BACKOFF_S": "0.2",

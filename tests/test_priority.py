@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from timesheet_batch.cli.local_workers import wait_until
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
-from timesheet_batch.local_workers import wait_until
 
 DATE = "2026-11-19"
 VENDORS_FILE = Path(__file__).parent / "vendors_three_priorities.yaml"
@@ -25,8 +25,8 @@ PER_PRIORITY = 6
 
 PUBLISH_LOW_FIRST = """
 import json, sys
-from timesheet_batch.celery_app import app
-from timesheet_batch.routing import queue_for_key
+from timesheet_batch.messaging.app import app
+from timesheet_batch.messaging.routing import queue_for_key
 keys = json.loads(sys.argv[1])
 order = {"low": 0, "medium": 1, "high": 2}
 for key in sorted(keys, key=lambda k: order[queue_for_key(k)]):

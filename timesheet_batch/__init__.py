@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     if name in ("app", "celery"):
-        from timesheet_batch.celery_app import app
+        from timesheet_batch.messaging.app import app
 
         return app
     raise AttributeError(f"module 'timesheet_batch' has no attribute {name!r}")

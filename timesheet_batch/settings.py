@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(default=2.0, ge=0.01, le=3600)
     retry_backoff_cap_s: float = Field(default=120.0, ge=0.01, le=86400)
     shutdown_grace_s: float = Field(default=60.0, ge=0, le=3600)
-    # Report schedules (five-field cron in TIMESHEET_TIMEZONE; validated by schedule.py).
+    # Report schedules (five-field cron in TIMESHEET_TIMEZONE; validated by messaging/beat.py).
     daily_report_cron: str = "30 5 * * *"
     weekly_report_cron: str = "30 5 * * 1"
     monthly_report_cron: str = "30 5 1 * *"
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     report_formats: str = Field(default="csv,json", pattern=r"^\s*(csv|json|xml)(\s*,\s*(csv|json|xml))*\s*$")
     #: Dependency rules (YAML); unset: the packaged timesheet_batch/reports/dependencies.yaml.
     dependencies_file: Path | None = None
+    #: More job kinds: comma-separated modules that each register one (``jobs.kinds``), imported
+    #: by every worker and command at start.
+    job_kinds: str = Field(default="", pattern=r"^\s*([A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*)?\s*$")
 
     @field_validator("timezone")
     @classmethod
@@ -101,6 +104,10 @@ class Settings(BaseSettings):
         return self
 
     # Derived values: the single place where defaults are computed.
+
+    @property
+    def job_kind_modules(self) -> list[str]:
+        return [name.strip() for name in self.job_kinds.split(",") if name.strip()]
 
     @property
     def data_path(self) -> Path:

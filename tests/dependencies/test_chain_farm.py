@@ -14,10 +14,10 @@ import sys
 
 from sqlalchemy import select
 
+from timesheet_batch.cli.local_workers import wait_until
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
 from timesheet_batch.db.report_models import JobDependency
-from timesheet_batch.local_workers import wait_until
 
 DATE = "2026-11-20"
 RULES = """rules:

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.reports.helpers import make_context, run_window
-from timesheet_batch import dependencies
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
 from timesheet_batch.db.report_models import JobDependency
 from timesheet_batch.errors import ConfigurationError
-from timesheet_batch.reports import content, runner
+from timesheet_batch.kinds import report as runner
+from timesheet_batch.reports import content, dependencies
 
 DAY = __import__("datetime").date(2026, 11, 20)
 

@@ -112,11 +112,11 @@ from timesheet_batch.context import get_context
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
 from timesheet_batch.db.repository import QueuedJob
-from timesheet_batch.dispatch import publish_job
+from timesheet_batch.messaging.publisher import CeleryPublisher
 with session_scope(get_context().database_url) as session:
     jobs = session.scalars(select(BatchJob)).all()
 for job in jobs:
-    publish_job(QueuedJob(job.job_id, job.input_file_path, job.priority, job.report_type))
+    CeleryPublisher().publish(QueuedJob(job.job_id, job.input_file_path, job.priority, job.report_type))
 print(len(jobs))
 """
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from timesheet_batch import jobrunner, summary
 from timesheet_batch.context import FarmContext
-from timesheet_batch.discovery import discover_window
+from timesheet_batch.jobs import kinds, runner, summary
+from timesheet_batch.jobs.discovery import discover_window
 from timesheet_batch.sample_data import generate_sample_files
 from timesheet_batch.settings import PACKAGED_VENDORS_FILE, Settings
 from timesheet_batch.storage import LocalStorage
@@ -34,6 +34,6 @@ def run_window(ctx: FarmContext, day: dt.date, window: str = "morning") -> str:
     """Discover and run every file of the window here, then summarise it; the batch id."""
     result = discover_window(ctx, window=window, business_date=day)
     for job in result.queued:
-        jobrunner.run_file_job(ctx, job_id=job.job_id, worker_id="test")
+        runner.run_job(ctx, kinds.get("PROCESS_FILE"), job_id=job.job_id, worker_id="test")
     summary.summarize_batch(ctx, batch_id=result.batch_id)
     return result.batch_id

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.reports.helpers import make_context, run_window, write_sample
-from timesheet_batch.reports import aggregate, runner
+from timesheet_batch.kinds import report as runner
+from timesheet_batch.reports import aggregate
 from timesheet_batch.reports.periods import ReportType, default_day, period_for
 
 DAY = dt.date(2026, 11, 20)

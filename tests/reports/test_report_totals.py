@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from tests.reports.expected import expected_totals
 from tests.reports.helpers import make_context, run_window, write_sample
-from timesheet_batch.reports import runner
+from timesheet_batch.kinds import report as runner
 
 DAY = dt.date(2026, 11, 20)
 

@@ -11,8 +11,8 @@ from tests.reports.helpers import make_context, write_sample
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import Batch, BatchJob
 from timesheet_batch.db.report_models import ReportRun
-from timesheet_batch.discovery import discover_window
-from timesheet_batch.reports import runner
+from timesheet_batch.jobs.discovery import discover_window
+from timesheet_batch.kinds import report as runner
 
 DAY = dt.date(2026, 11, 20)
 

@@ -15,7 +15,7 @@ import pytest
 from celery import Celery
 from celery.beat import Scheduler
 
-from timesheet_batch.schedule import beat_schedule
+from timesheet_batch.messaging.beat import beat_schedule
 from timesheet_batch.settings import Settings
 
 TZ = zoneinfo.ZoneInfo("America/Los_Angeles")

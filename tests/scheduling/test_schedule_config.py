@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, base_env
 from timesheet_batch.errors import ConfigurationError
-from timesheet_batch.schedule import beat_schedule, validate_schedules
+from timesheet_batch.messaging.beat import beat_schedule, validate_schedules
 from timesheet_batch.settings import Settings
 
 VARIABLES = ["TIMESHEET_MORNING_CRON", "TIMESHEET_NIGHTLY_CRON", "TIMESHEET_DAILY_REPORT_CRON",

@@ -6,12 +6,18 @@ import argparse
 import json
 import sys
 
-from timesheet_batch.cli import render
+from timesheet_batch.cli import broker, render
+from timesheet_batch.cli.preflight import apply_migrations, preflight
 from timesheet_batch.context import get_context
 from timesheet_batch.db import repository as repo
-from timesheet_batch.db.engine import session_scope
+from timesheet_batch.db.engine import check_database, session_scope
 from timesheet_batch.errors import ConfigurationError
-from timesheet_batch.services import preflight
+from timesheet_batch.jobs import cancellation, dead_letter, queues
+from timesheet_batch.jobs.discovery import discover_window
+from timesheet_batch.reports.tree import build_tree, render_tree
+from timesheet_batch.sample_data import generate_sample_files
+from timesheet_batch.settings import get_settings
+from timesheet_batch.vendors import load_catalog
 
 
 def business_date_or_today(args: argparse.Namespace):
@@ -19,8 +25,6 @@ def business_date_or_today(args: argparse.Namespace):
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
-    from timesheet_batch.sample_data import generate_sample_files
-
     if args.files < 1 or args.records < 0 or not 0 <= args.bad_ratio <= 0.5:
         raise ConfigurationError("sample-data: --files ≥ 1, --records ≥ 0 and 0 ≤ --bad-ratio ≤ 0.5")
     ctx = get_context()
@@ -44,13 +48,10 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    from timesheet_batch.discovery import discover_window
-    from timesheet_batch.dispatch import dispatch_batch
-
     ctx = get_context()
     preflight(ctx)
     result = discover_window(ctx, window=args.window, business_date=business_date_or_today(args))
-    published = dispatch_batch(result)
+    published = broker.dispatch_batch(result)
     if args.json:
         print(json.dumps({"batch_id": result.batch_id, "files": result.total_files, "dispatched": published}))
     else:
@@ -81,19 +82,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _print_dependents(session, root_id: str) -> None:
     """The jobs this batch or job fired (dependency rules), as a tree."""
-    from timesheet_batch.reports.tree import build_tree, render_tree
-
     tree = build_tree(session, root_id=root_id)
     if tree is not None and tree.children:
         print("dependents:\n" + render_tree(tree))
 
 
 def cmd_queue_status(args: argparse.Namespace) -> int:
-    from timesheet_batch.queues import queue_depths
-
     ctx = get_context()
     preflight(ctx)
-    depths = queue_depths(ctx)
+    depths = queues.queue_depths(ctx, broker.publisher())
     if args.json:
         print(json.dumps(depths, indent=2))
     else:
@@ -102,8 +99,6 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
 
 
 def cmd_vendors_check(args: argparse.Namespace) -> int:
-    from timesheet_batch.vendors import load_catalog
-
     catalog = load_catalog(args.file)
     print(f"{args.file}: OK, {len(catalog.vendors)} vendor(s), {len(catalog.roles)} role(s)")
     for vendor in catalog.vendors:
@@ -113,10 +108,6 @@ def cmd_vendors_check(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from timesheet_batch.db.engine import check_database
-    from timesheet_batch.services import apply_migrations
-    from timesheet_batch.settings import get_settings
-
     settings = get_settings()  # the database alone: no storage, broker or vendor file needed
     check_database(settings.effective_database_url, timeout_s=settings.service_timeout_s)
     apply_migrations(settings.effective_database_url)
@@ -125,40 +116,33 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from timesheet_batch.cancellation import cancel
-
     ctx = get_context()
     preflight(ctx, broker=False)
-    result = cancel(ctx, target_id=args.id)
+    result = cancellation.cancel(ctx, target_id=args.id)
     print(f"cancelled {result.cancelled} job(s)")
     return 0
 
 
 def cmd_dead_letter_list(args: argparse.Namespace) -> int:
-    from timesheet_batch.celery_app import app
-    from timesheet_batch.dead_letter import dead_queue_depth, list_dead
-
     ctx = get_context()
     preflight(ctx)
-    dead = list_dead(ctx)
+    dead = dead_letter.list_dead(ctx)
+    parked = broker.publisher().dead_queue_depth()
     if args.json:
-        print(json.dumps({"messages": dead_queue_depth(app), "jobs": [vars(d) for d in dead]}, indent=2))
+        print(json.dumps({"messages": parked, "jobs": [vars(d) for d in dead]}, indent=2))
         return 0
-    print(f"{len(dead)} DEAD job(s), {dead_queue_depth(app)} message(s) in the dead-letter queue")
+    print(f"{len(dead)} DEAD job(s), {parked} message(s) in the dead-letter queue")
     for job in dead:
-        print(f"  {job.job_id}  {job.input_file_path}  attempts {job.attempts}")
+        print(f"  {job.job_id}  {job.kind}  {job.input_file_path or ''}  attempts {job.attempts}")
         for line in job.errors:
             print(f"      {line}")
     return 0
 
 
 def cmd_dead_letter_replay(args: argparse.Namespace) -> int:
-    from timesheet_batch.celery_app import app
-    from timesheet_batch.dead_letter import replay
-
     ctx = get_context()
     preflight(ctx)
-    replayed = replay(app, ctx, job_ids=None if args.all else [args.id])
+    replayed = dead_letter.replay(ctx, broker.publisher(), job_ids=None if args.all else [args.id])
     if not args.all and not replayed:
         raise ConfigurationError(f"no DEAD job with id {args.id!r}")
     print(f"replayed {len(replayed)} job(s)")
@@ -166,11 +150,9 @@ def cmd_dead_letter_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from timesheet_batch.sweep_runner import sweep_once
-
     ctx = get_context()
     preflight(ctx)
-    report = sweep_once(ctx)
+    report = broker.sweep_once()
     if args.json:
         print(json.dumps(vars(report), indent=2))
     else:

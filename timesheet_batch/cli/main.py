@@ -8,24 +8,16 @@ a traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import sys
 
+from timesheet_batch.cli import commands, report_command, run_command
+from timesheet_batch.cli.dates import parse_date as _date
 from timesheet_batch.errors import TimesheetBatchError
 
 
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a YYYY-MM-DD date") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from timesheet_batch.cli import commands, report_command, run_command
-
     parser = argparse.ArgumentParser(prog="timesheet-batch", description="Vendor timesheet task farm.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -123,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _close_connections() -> None:
     """Close broker and result connections before the interpreter tears modules down."""
-    if "timesheet_batch.celery_app" in sys.modules:
-        from timesheet_batch.celery_app import app
+    if "timesheet_batch.messaging.app" in sys.modules:
+        # Deferred: only a command that used the broker loaded the app; others must not start it.
+        from timesheet_batch.messaging.app import app
 
         # Chord results subscribe to Redis pub/sub in the publisher; drop the subscriptions
         # now, or their finalizers try to unsubscribe on a dead connection at exit.

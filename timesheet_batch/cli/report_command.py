@@ -13,12 +13,17 @@ import json
 import sys
 import time
 
+from timesheet_batch.cli import broker
+from timesheet_batch.cli.dates import parse_date
+from timesheet_batch.cli.preflight import preflight
 from timesheet_batch.context import FarmContext, get_context
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
+from timesheet_batch.kinds import report as report_kind
+from timesheet_batch.reports.jobs import report_roles
 from timesheet_batch.reports.periods import ReportType
-from timesheet_batch.services import preflight
+from timesheet_batch.reports.tree import build_tree, render_tree
 from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
 
 
@@ -28,11 +33,9 @@ class ReportWaitTimeout(TimesheetBatchError):
 
 def register(sub) -> None:
     """Add the ``report`` and ``tree`` subcommands to the CLI's subparsers."""
-    from timesheet_batch.cli.main import _date
-
     report = sub.add_parser("report", help="generate one report now (ad hoc)")
     report.add_argument("--type", required=True, choices=[t.value for t in ReportType], dest="report_type")
-    report.add_argument("--date", type=_date, help="a day inside the period (default: yesterday)")
+    report.add_argument("--date", type=parse_date, help="a day inside the period (default: yesterday)")
     report.add_argument("--role", help="role to mask for (default: the first of TIMESHEET_REPORT_ROLES)")
     report.add_argument("--enqueue", action="store_true", help="run it on the workers and wait")
     report.add_argument("--timeout", type=float, default=600, metavar="S", help="with --enqueue: wait S seconds")
@@ -46,18 +49,14 @@ def register(sub) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from timesheet_batch.reports import runner
-    from timesheet_batch.schedule import report_roles
-
     ctx = get_context()
     preflight(ctx, broker=args.enqueue)
     role = args.role or report_roles(ctx.settings)[0]
-    ref = runner.request_report(ctx, report_type_name=args.report_type, role=role, day=args.date)
+    ref = report_kind.request_report(ctx, report_type_name=args.report_type, role=role, day=args.date)
     if args.enqueue:
-        from timesheet_batch.report_tasks import publish_report
-
         if ref.publish or ref.status in (JobStatus.QUEUED, JobStatus.RETRYING):
-            publish_report(ref.job_id)  # a second message is harmless: the claim is fenced
+            # a second message is harmless: the claim is fenced
+            broker.publisher().publish(report_kind.queued(ref.job_id))
         _wait(ctx, ref.job_id, args.timeout)
     else:
         _run_here(ctx, ref.job_id)
@@ -66,12 +65,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _run_here(ctx: FarmContext, job_id: str) -> None:
     """Run the job and, depth first, every dependent it fires, in this process."""
-    from timesheet_batch.reports import runner
-
     pending = [job_id]
     while pending:
         current = pending.pop()
-        runner.run_report(ctx, job_id=current, worker_id="cli", publish=pending.append)
+        report_kind.run_report(ctx, job_id=current, worker_id="cli", publish=pending.append)
 
 
 def _wait(ctx: FarmContext, job_id: str, timeout_s: float) -> None:
@@ -99,8 +96,6 @@ def _print_job(ctx: FarmContext, job_id: str, *, as_json: bool) -> int:
 
 
 def cmd_tree(args: argparse.Namespace) -> int:
-    from timesheet_batch.reports.tree import build_tree, render_tree
-
     ctx = get_context()
     preflight(ctx, broker=False)
     with session_scope(ctx.database_url) as session:

@@ -8,16 +8,18 @@ import os
 import sys
 import time
 
-from timesheet_batch.cli import render
+from timesheet_batch.cli import broker, render
 from timesheet_batch.cli.commands import business_date_or_today
+from timesheet_batch.cli.local_workers import LocalWorkers
+from timesheet_batch.cli.preflight import preflight
 from timesheet_batch.context import FarmContext, get_context
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
-from timesheet_batch.local_workers import LocalWorkers
-from timesheet_batch.services import preflight
+from timesheet_batch.jobs.discovery import discover_window
+from timesheet_batch.sample_data import generate_sample_files
 from timesheet_batch.states import TERMINAL_JOB_STATES, BatchStatus
-from timesheet_batch.sweep_runner import sweep_once
+from timesheet_batch.storage.layout import inbound_prefix
 
 SAMPLE_FILES = 48
 SAMPLE_RECORDS = 1_000
@@ -55,9 +57,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _write_sample(ctx: FarmContext, business_date) -> None:
-    from timesheet_batch.sample_data import generate_sample_files
-    from timesheet_batch.storage.layout import inbound_prefix
-
     if next(iter(ctx.storage.list(inbound_prefix(business_date))), None) is not None:
         # Rewriting them would change their fingerprints and process the day again.
         print(f"sample: inbound files for {business_date} are already there", file=sys.stderr)
@@ -71,11 +70,8 @@ def _write_sample(ctx: FarmContext, business_date) -> None:
 
 
 def _run_window(ctx: FarmContext, window: str, business_date, workers, args) -> dict:
-    from timesheet_batch.discovery import discover_window
-    from timesheet_batch.dispatch import dispatch_batch
-
     result = discover_window(ctx, window=window, business_date=business_date)
-    dispatch_batch(result)
+    broker.dispatch_batch(result)
     print(f"{window} window {business_date}: batch {result.batch_id}, {result.total_files} file(s)",
           file=sys.stderr)
     _wait(ctx, result.batch_id, workers, timeout_s=args.timeout)
@@ -106,12 +102,12 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
         if done == batch.total_files:
             all_done_since = all_done_since or time.monotonic()
             if time.monotonic() - all_done_since > LOST_SUMMARY_GRACE_S:
-                sweep_once(ctx)  # the chord callback never came: the sweeper summarises it
+                broker.sweep_once()  # the chord callback never came: the sweeper summarises it
                 all_done_since = time.monotonic()
         else:
             all_done_since = None
         if time.monotonic() > next_sweep:  # no beat may be running: recover lost work here too
-            sweep_once(ctx)
+            broker.sweep_once()
             next_sweep = time.monotonic() + ctx.settings.sweep_interval_s
         if workers is not None and not workers.alive():
             bar.finish()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from timesheet_batch.db.models import BatchJob
 from timesheet_batch.db.repository import add_error, fenced_update, get_job, utc_now
-from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
+from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus, retries_exhausted
 
 _JOBS = BatchJob.__table__
 _C = _JOBS.c
@@ -126,12 +126,9 @@ def claim_not_fresh(session: Session, *, job_id: str, worker_id: str, lease_s: f
         return Claim("finished", status=job.status)
     if job.status == JobStatus.PROCESSING and job.lease_expires_at and job.lease_expires_at > now:
         return Claim("busy", retry_in_s=(job.lease_expires_at - now).total_seconds() + 1, status=job.status)
-    if job.attempts >= max_attempts:
+    if retries_exhausted(job.attempts, max_attempts):
         reason = f"gave up after {job.attempts} attempt(s); last error: {job.error_message or 'worker lost'}"
-        if fenced_update(session, job, status=JobStatus.DEAD, error_message=reason[:2000], completed_at=now,
-                          lease_expires_at=None):
-            _note_lost_worker(session, job)
-            add_error(session, job_id=job_id, attempt=job.attempts, error_message=reason)
+        if give_up(session, job, reason=reason, note_lost_worker=True):
             return Claim("exhausted", status=JobStatus.DEAD)
         return Claim("busy", retry_in_s=1.0, status=job.status)
     claimed = fenced_update(
@@ -144,6 +141,21 @@ def claim_not_fresh(session: Session, *, job_id: str, worker_id: str, lease_s: f
     _note_lost_worker(session, job)
     row = session.connection().execute(_ROW, {"p_job_id": job_id}).first()
     return Claim("claimed", job=row, status=row.status)
+
+
+def give_up(session: Session, job: BatchJob, *, reason: str, note_lost_worker: bool = False) -> bool:
+    """Make a job whose attempts are spent DEAD, with ``reason`` in its history; False if it changed meanwhile.
+
+    Fenced like every write here; the claim and the sweeper both end a job this way.
+    ``note_lost_worker``: a PROCESSING job's worker died; say so in the history first.
+    """
+    if not fenced_update(session, job, status=JobStatus.DEAD, error_message=reason[:2000], completed_at=utc_now(),
+                         lease_expires_at=None):
+        return False
+    if note_lost_worker:
+        _note_lost_worker(session, job)
+    add_error(session, job_id=job.job_id, attempt=job.attempts, error_message=reason)
+    return True
 
 
 def _note_lost_worker(session: Session, job: BatchJob) -> None:

@@ -174,12 +174,18 @@ def get_job(session: Session, *, job_id: str) -> BatchJob | None:
     return session.scalars(select(BatchJob).where(BatchJob.job_id == job_id)).first()
 
 
-def fenced_update(session: Session, job: BatchJob, **values) -> bool:
-    """UPDATE the job only if nobody changed it since it was read (same version and status)."""
+def fenced_update(session: Session, job: BatchJob, *, unchanged: Sequence[str] = (), **values) -> bool:
+    """UPDATE the job only if nobody changed it since it was read (same version and status).
+
+    ``unchanged`` names more columns that must still hold the values read (a sweeper's
+    ``dispatched_at``), so of two callers deciding on the same row exactly one wins.
+    """
+    conditions = [BatchJob.id == job.id, BatchJob.version == job.version, BatchJob.status == job.status]
+    for name in unchanged:
+        column, seen = getattr(BatchJob, name), getattr(job, name)
+        conditions.append(column.is_(None) if seen is None else column == seen)
     result = session.execute(
-        update(BatchJob)
-        .where(BatchJob.id == job.id, BatchJob.version == job.version, BatchJob.status == job.status)
-        .values(updated_at=utc_now(), **values)
+        update(BatchJob).where(*conditions).values(updated_at=utc_now(), **values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1

@@ -1,20 +1,17 @@
 """Report jobs in the database: one ``batch_job_log`` row per (report type, role, period).
 
 ``ensure_report_job`` is the idempotency point: two beats, a dependency and an ad hoc call
-for the same report all get the same job (the unique key of ``report_runs``). Claims are
-fenced by the row's version like file jobs, so of two deliveries only one generates.
-Report jobs never hold a lease or a dispatch time: the file sweeper must not mistake them
-for lost file jobs.
+for the same report all get the same job (the unique key of ``report_runs``). Running a report job (claim,
+lease, retries) is the job runner's, as for every kind (``timesheet_batch.kinds.report``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,11 +20,11 @@ from timesheet_batch.db.models import BatchJob
 from timesheet_batch.db.report_models import ReportRun
 from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.reports.periods import Period
+from timesheet_batch.settings import Settings
 from timesheet_batch.states import JobStatus
 
-ROLE_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-#: A PROCESSING report older than this lost its worker (reports run far shorter).
-STALE_AFTER = dt.timedelta(hours=1)
+ROLE_PATTERN = r"^[A-Za-z0-9_]{1,50}$"
+ROLE_RE = re.compile(ROLE_PATTERN)
 _RERUNNABLE = {JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
 
 
@@ -48,6 +45,11 @@ def check_role(role: str) -> str:
     if not isinstance(role, str) or not ROLE_RE.match(role):
         raise ConfigurationError(f"role {str(role)[:60]!r} is not [A-Za-z0-9_]{{1,50}}")
     return role
+
+
+def report_roles(settings: Settings) -> list[str]:
+    """The roles scheduled reports are generated for, in the order configured."""
+    return [role.strip() for role in settings.report_roles.split(",") if role.strip()]
 
 
 def find_run(session: Session, *, report_type: str, role: str, period_key: str) -> ReportRun | None:
@@ -86,6 +88,7 @@ def _insert(session, report_type, role, period, trigger, data_format, parent_job
         job_id=job_id, correlation_id=(correlation_id or f"{report_type.lower()}-{period.key}")[:50],
         report_type=report_type, role=role, data_format=data_format[:20], status=JobStatus.QUEUED,
         submitted_at=now, business_date=period.start, priority="high", version=0, attempts=0,
+        dispatched_at=now,  # the caller publishes it now (or runs it here); the sweeper watches from then
     )
     run = ReportRun(job_id=job_id, report_type=report_type, role=role, period_key=period.key,
                     period_start=period.start, period_end=period.end, trigger=trigger,
@@ -100,40 +103,6 @@ def _insert(session, report_type, role, period, trigger, data_format, parent_job
 
 
 def _requeue(session: Session, job: BatchJob) -> bool:
-    return _fenced(session, job, status=JobStatus.QUEUED, version=job.version + 1, attempts=0,
-                   error_message=None, completed_at=None, submitted_at=repo.utc_now())
-
-
-def _fenced(session: Session, job: BatchJob, **values) -> bool:
-    result = session.execute(
-        update(BatchJob).where(BatchJob.id == job.id, BatchJob.version == job.version,
-                               BatchJob.status == job.status)
-        .values(updated_at=repo.utc_now(), **values).execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
-def claim_report(session: Session, *, job_id: str, worker_id: str) -> BatchJob | None:
-    """Take a QUEUED / RETRYING report job (or a stale PROCESSING one); None if not ours to run."""
-    job = repo.get_job(session, job_id=job_id)
-    if job is None or get_run(session, job_id=job_id) is None:
-        return None
     now = repo.utc_now()
-    stale = job.status == JobStatus.PROCESSING and job.started_at is not None and job.started_at < now - STALE_AFTER
-    if job.status not in (JobStatus.QUEUED, JobStatus.RETRYING) and not stale:
-        return None
-    if not _fenced(session, job, status=JobStatus.PROCESSING, version=job.version + 1,
-                   attempts=(job.attempts or 0) + 1, worker_id=worker_id[:100], started_at=now):
-        return None
-    session.refresh(job)
-    return job
-
-
-def hand_back(session: Session, *, job_id: str, version: int, error_message: str) -> bool:
-    """PROCESSING → RETRYING after a transient error (no dispatch time: the task retries itself)."""
-    job = repo.get_job(session, job_id=job_id)
-    if job is None or job.version != version or job.status != JobStatus.PROCESSING:
-        return False
-    repo.add_error(session, job_id=job_id, attempt=job.attempts, error_message=error_message)
-    return _fenced(session, job, status=JobStatus.RETRYING, retry_count=(job.retry_count or 0) + 1,
-                   error_message=error_message[:2000])
+    return repo.fenced_update(session, job, status=JobStatus.QUEUED, version=job.version + 1, attempts=0,
+                              error_message=None, completed_at=None, submitted_at=now, dispatched_at=now)

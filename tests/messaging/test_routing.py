@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timesheet_batch.routing import route_task
+from timesheet_batch.messaging.routing import route_task
 
 
 def test_a_file_goes_to_its_vendors_queue_and_an_unknown_vendor_to_low():

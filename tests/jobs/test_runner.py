@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import text
 
 from tests.reports.helpers import make_context, write_sample
-from timesheet_batch import jobrunner
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import autocommit_connection, session_scope
-from timesheet_batch.discovery import discover_window
+from timesheet_batch.jobs import kinds, runner
+from timesheet_batch.jobs.discovery import discover_window
 from timesheet_batch.states import JobStatus
 
 DAY = dt.date(2026, 11, 23)
@@ -26,12 +26,12 @@ def _one_job(tmp_path, pg_url, records: int = 50, **settings):
 
 def test_a_completed_job_keeps_its_chunk_count_without_a_progress_write(tmp_path, pg_url, monkeypatch) -> None:
     ctx, job_id = _one_job(tmp_path, pg_url, records=250, chunk_size=100)  # three chunks
-    monkeypatch.setattr(jobrunner, "PROGRESS_EVERY_S", 3600.0)  # no throttled write falls due
+    monkeypatch.setattr(runner, "PROGRESS_EVERY_S", 3600.0)  # no throttled write falls due
     writes = []
     real = claims.record_progress
     monkeypatch.setattr(claims, "record_progress", lambda *a, **k: writes.append(k) or real(*a, **k))
 
-    outcome = jobrunner.run_file_job(ctx, job_id=job_id, worker_id="w1")
+    outcome = runner.run_job(ctx, kinds.get("PROCESS_FILE"), job_id=job_id, worker_id="w1")
 
     assert outcome.status == JobStatus.COMPLETED
     assert writes == []  # the final call before publishing only reads the status
@@ -52,7 +52,7 @@ def test_a_cancel_just_before_publishing_publishes_nothing(tmp_path, pg_url, mon
         return real(session, job_id=job_id, version=version)
 
     monkeypatch.setattr(claims, "claimed_status", cancel_then_read)
-    outcome = jobrunner.run_file_job(ctx, job_id=job_id, worker_id="w1")
+    outcome = runner.run_job(ctx, kinds.get("PROCESS_FILE"), job_id=job_id, worker_id="w1")
 
     assert outcome.status == JobStatus.CANCELLED
     assert list(ctx.storage.list("processed/")) == []
@@ -72,7 +72,7 @@ def test_a_file_over_its_reject_limit_fails_with_its_counts(tmp_path, pg_url) ->
     (sample,) = write_sample(ctx, DAY, files=1, records=80, bad_ratio=0.1, formats=("csv",))
     (queued,) = discover_window(ctx, window="morning", business_date=DAY).queued
 
-    outcome = jobrunner.run_file_job(ctx, job_id=queued.job_id, worker_id="w1")
+    outcome = runner.run_job(ctx, kinds.get("PROCESS_FILE"), job_id=queued.job_id, worker_id="w1")
 
     assert outcome.status == JobStatus.FAILED and "over the limit" in outcome.error
     with session_scope(pg_url) as session:

@@ -9,15 +9,16 @@ import threading
 import pytest
 from sqlalchemy import update
 
+from tests.jobs.recording import RecordingPublisher
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
+from timesheet_batch.jobs.sweeper import sweep
 from timesheet_batch.settings import PACKAGED_VENDORS_FILE, Settings
 from timesheet_batch.states import JobStatus, JobType
 from timesheet_batch.storage import LocalStorage
-from timesheet_batch.sweeper import sweep
 from timesheet_batch.vendors import load_catalog
 
 DAY = dt.date(2026, 11, 20)
@@ -46,28 +47,21 @@ def _age(ctx, **values) -> None:
 def test_lost_messages_are_sent_again_once_even_by_two_sweepers(ctx):
     jobs = _jobs(ctx, 20)
     _age(ctx, dispatched_at=LONG_AGO)
-    sent: list[str] = []
-    lock = threading.Lock()
-
-    def publish(job):
-        with lock:
-            sent.append(job.job_id)
-
-    threads = [threading.Thread(target=sweep, args=(ctx,), kwargs={"publish": publish, "queue_depths": {}})
-               for _ in range(2)]
+    publisher = RecordingPublisher()
+    threads = [threading.Thread(target=sweep, args=(ctx,), kwargs={"publisher": publisher}) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(sent) == sorted(j.job_id for j in jobs)
+    assert sorted(j.job_id for j in publisher.published) == sorted(j.job_id for j in jobs)
 
 
 def test_nothing_is_sent_while_the_queue_still_holds_messages(ctx):
     _jobs(ctx, 3)
     _age(ctx, dispatched_at=LONG_AGO)
-    sent = []
-    report = sweep(ctx, publish=sent.append, queue_depths={"high": 3})
-    assert sent == [] and not report
+    publisher = RecordingPublisher({"high": 3})
+    report = sweep(ctx, publisher=publisher)
+    assert publisher.published == [] and not report
 
 
 def test_an_expired_lease_is_taken_back_and_a_spent_job_parked(ctx):
@@ -76,10 +70,10 @@ def test_an_expired_lease_is_taken_back_and_a_spent_job_parked(ctx):
         for job in (first, second):
             claims.claim_job(session, job_id=job.job_id, worker_id="w", lease_s=0, max_attempts=4)
         session.execute(update(BatchJob).where(BatchJob.job_id == second.job_id).values(attempts=4))
-    sent, parked = [], []
-    report = sweep(ctx, publish=sent.append, park=parked.append, queue_depths={})
-    assert [j.job_id for j in sent] == [first.job_id] and report.expired == [first.job_id]
-    assert [j.job_id for j in parked] == [second.job_id] and report.dead == [second.job_id]
+    publisher = RecordingPublisher()
+    report = sweep(ctx, publisher=publisher)
+    assert [j.job_id for j in publisher.published] == [first.job_id] and report.expired == [first.job_id]
+    assert [j.job_id for j in publisher.parked] == [second.job_id] and report.dead == [second.job_id]
     with session_scope(ctx.database_url) as session:
         assert repo.get_job(session, job_id=first.job_id).status == JobStatus.RETRYING
         assert repo.get_job(session, job_id=second.job_id).status == JobStatus.DEAD
@@ -90,18 +84,20 @@ def test_a_finished_batch_without_summary_is_summarised_and_its_dependents_fired
     with session_scope(ctx.database_url) as session:
         claims.finish_job(session, job_id=job.job_id, status=JobStatus.FAILED, error_message="bad file")
     fired = []
-    report = sweep(ctx, publish=lambda j: None, queue_depths={}, after_summary=fired.append)
+    report = sweep(ctx, publisher=RecordingPublisher(), after_summary=fired.append)
     assert report.summarized == fired and len(fired) == 1
-    assert sweep(ctx, publish=lambda j: None, queue_depths={}, after_summary=fired.append).summarized == []
+    assert sweep(ctx, publisher=RecordingPublisher(), after_summary=fired.append).summarized == []
 
 
 def test_a_lost_report_job_is_sent_again(ctx):
     with session_scope(ctx.database_url) as session:
+        # A report job recorded before report jobs kept a dispatch time: its last change stands in.
         session.add(BatchJob(job_id="report-1", report_type="DAILY_REPORT", status=JobStatus.QUEUED, version=0,
-                             attempts=0, updated_at=LONG_AGO))
-    sent = []
-    sweep(ctx, publish=lambda j: None, queue_depths={}, publish_report=sent.append)
-    assert sent == ["report-1"]
-    _age(ctx, updated_at=LONG_AGO)  # lost again, but now messages wait in high: leave it
-    sweep(ctx, publish=lambda j: None, queue_depths={"high": 1}, publish_report=sent.append)
-    assert sent == ["report-1"]
+                             attempts=0, priority="high", updated_at=LONG_AGO))
+    publisher = RecordingPublisher()
+    sweep(ctx, publisher=publisher)
+    assert [(j.job_id, j.job_type) for j in publisher.published] == [("report-1", "DAILY_REPORT")]
+    _age(ctx, updated_at=LONG_AGO, dispatched_at=LONG_AGO)  # lost again, but now messages wait in high: leave it
+    busy = RecordingPublisher({"high": 1})
+    sweep(ctx, publisher=busy)
+    assert busy.published == []

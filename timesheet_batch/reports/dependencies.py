@@ -35,13 +35,12 @@ from timesheet_batch.db.report_models import JobDependency
 from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.reports import jobs
 from timesheet_batch.reports.periods import ReportType, period_for
-from timesheet_batch.schedule import report_roles
 from timesheet_batch.settings import Settings
 from timesheet_batch.states import BatchStatus, JobStatus
 
 log = logging.getLogger(__name__)
 
-PACKAGED_DEPENDENCIES_FILE = Path(__file__).parent / "reports" / "dependencies.yaml"
+PACKAGED_DEPENDENCIES_FILE = Path(__file__).parent / "dependencies.yaml"
 #: Parent job type of a window batch -> the window.
 WINDOW_TYPES = {"MORNING_WINDOW": "morning", "NIGHTLY_WINDOW": "nightly"}
 _SUCCESS = {JobStatus.COMPLETED, BatchStatus.COMPLETED}
@@ -212,7 +211,7 @@ def fire_dependents(ctx: FarmContext, parent: Parent, *, publish: Callable[[str]
 def _roles(rule: Rule, parent: Parent, settings: Settings) -> tuple[str, ...]:
     if rule.roles:
         return rule.roles
-    return (parent.role,) if parent.role else tuple(report_roles(settings))
+    return (parent.role,) if parent.role else tuple(jobs.report_roles(settings))
 
 
 def _fire_one(ctx: FarmContext, rule: Rule, parent: Parent, role: str) -> jobs.ReportJobRef | None:

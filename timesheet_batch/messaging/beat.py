@@ -24,6 +24,7 @@ from typing import Any
 from celery.schedules import crontab
 
 from timesheet_batch.errors import ConfigurationError
+from timesheet_batch.reports.jobs import report_roles
 from timesheet_batch.settings import ENV_PREFIX, Settings, get_settings
 
 
@@ -83,11 +84,6 @@ def parse_cron(
             and schedule.day_of_week):
         raise ConfigurationError(f"{setting}: {expression!r} never matches any time")
     return schedule
-
-
-def report_roles(settings: Settings) -> list[str]:
-    """The roles scheduled reports are generated for, in the order configured."""
-    return [role.strip() for role in settings.report_roles.split(",") if role.strip()]
 
 
 def cron_settings(settings: Settings) -> list[CronSetting]:

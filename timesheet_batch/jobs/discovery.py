@@ -1,6 +1,7 @@
-"""Discovery: list a window's files and record one job per file (idempotent).
+"""Discovery: list a window's inputs and record one job per input (idempotent).
 
-Morning lists ``inbound/{date}/``; nightly lists ``processed/{date}/``. A file that is
+The kind registered for the window lists them (the morning's inbound files under
+``inbound/{date}/``, the nightly's processed files under ``processed/{date}/``). An input
 already known to be bad (unknown vendor, unsafe name) gets a FAILED job with its reason
 right here, so it fails alone and costs no task.
 """
@@ -15,11 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
-from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
-from timesheet_batch.job_types import FILE_JOB_TYPES
-from timesheet_batch.states import TERMINAL_JOB_STATES, JobType, Window
-from timesheet_batch.storage import layout
-from timesheet_batch.vendors import VendorCatalog
+from timesheet_batch.jobs import kinds
+from timesheet_batch.states import TERMINAL_JOB_STATES
 
 
 @dataclass(frozen=True)
@@ -67,34 +65,6 @@ def _record(ctx: FarmContext, window: str, business_date: dt.date, files: list[r
 
 
 def list_window_files(ctx: FarmContext, *, window: str, business_date: dt.date) -> list[repo.NewJob]:
-    """One NewJob per file of the window, in key order."""
-    if window == Window.MORNING:
-        prefix, job_type = layout.inbound_prefix(business_date), JobType.PROCESS_FILE
-    elif window == Window.NIGHTLY:
-        prefix, job_type = layout.processed_prefix(business_date), JobType.EXPORT_FILE
-    else:
-        raise ConfigurationError(f"unknown window {window!r}: use morning or nightly")
-    jobs = []
-    for info in ctx.storage.list(prefix):
-        if job_type == JobType.EXPORT_FILE and not info.key.endswith(layout.PROCESSED_SUFFIX):
-            continue
-        jobs.append(describe_file(ctx.catalog, key=info.key, job_type=job_type, fingerprint=info.fingerprint))
-    return jobs
-
-
-def describe_file(
-    catalog: VendorCatalog, *, key: str, job_type: str, fingerprint: str | None = None
-) -> repo.NewJob:
-    """The job for one key; a key of no known vendor becomes a job that already failed."""
-    try:
-        vendor = catalog.get(layout.parse_file_key(key).vendor_id)
-    except TimesheetBatchError as exc:
-        return repo.NewJob(job_type, key, None, "low", None, None, failed_reason=str(exc), fingerprint=fingerprint)
-    side = getattr(vendor, FILE_JOB_TYPES[job_type].profile_side)
-    return repo.NewJob(job_type, key, vendor.id, vendor.priority, side.format, vendor.role, fingerprint=fingerprint)
-
-
-def job_type_for_key(key: str) -> str:
-    """PROCESS_FILE for an inbound key, EXPORT_FILE for a processed one."""
-    area = layout.parse_file_key(key).area
-    return JobType.PROCESS_FILE if area == layout.INBOUND else JobType.EXPORT_FILE
+    """One NewJob per input of the window (its kind's ``discover``), in key order."""
+    kind = kinds.for_window(window)
+    return kind.discover(ctx, business_date)

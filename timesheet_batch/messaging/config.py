@@ -11,18 +11,13 @@ from typing import Any
 from kombu import Exchange, Queue
 
 from timesheet_batch.settings import Settings
+from timesheet_batch.states import PRIORITY_QUEUES
 
-#: Queue names in consumption order: a worker started with -Q high,medium,low drains high first.
-PRIORITY_QUEUES: tuple[str, ...] = ("high", "medium", "low")
-
-#: Longest a file task may run before it is killed; the broker must not redeliver sooner.
-FILE_TASK_HARD_LIMIT_S = 60 * 60
-FILE_TASK_SOFT_LIMIT_S = 55 * 60
-#: Bookkeeping tasks (discover, summarize, sweep) are short; a stuck one must not hold a slot.
-BOOKKEEPING_SOFT_LIMIT_S = 5 * 60
-BOOKKEEPING_HARD_LIMIT_S = 6 * 60
+#: Longest a job task may run before it is killed (a kind's ``time_limit_s``, 1 h by default);
+#: the broker must not redeliver sooner.
+JOB_TASK_HARD_LIMIT_S = 60 * 60
 #: Redis redelivers an unacked message after this long: above every hard time limit.
-VISIBILITY_TIMEOUT_S = 2 * FILE_TASK_HARD_LIMIT_S
+VISIBILITY_TIMEOUT_S = 2 * JOB_TASK_HARD_LIMIT_S
 #: Results must outlive a window (and the next one) for Flower and chord bookkeeping.
 RESULT_EXPIRES_S = 3 * 24 * 60 * 60
 
@@ -49,7 +44,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_default_queue": "medium",
         "task_default_exchange": "medium",
         "task_default_routing_key": "medium",
-        "task_routes": ("timesheet_batch.routing.route_task",),
+        "task_routes": ("timesheet_batch.messaging.routing.route_task",),
         "task_create_missing_queues": False,
         "result_expires": RESULT_EXPIRES_S,
         "result_extended": False,  # would copy task arguments into the result backend
@@ -81,7 +76,7 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
             "control_folder": str(folder / "control"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
-            # The default 1 s poll makes a chord of 200 tasks take 100 s (FACTS.md).
+            # The default 1 s poll makes a chord of 200 tasks take 100 s (measured; docs/architecture.md).
             "polling_interval": 0.02,
         }
     return {

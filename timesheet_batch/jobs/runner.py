@@ -1,9 +1,9 @@
-"""Running one file job: claim it, run its pipeline, record the outcome. No Celery here.
+"""Running one job of any kind: claim it, hold its lease, run its kind, record the outcome. No Celery.
 
-The task layer calls :func:`run_file_job` and maps what escapes it (transient errors only)
-to retry or DEAD; everything the file itself causes ends here as FAILED with a reason.
-Every write after the claim is fenced by the claimed version, so a worker that lost its
-job (cancelled, or taken over after its lease expired) can no longer change it.
+The task layer calls :func:`run_job` and maps what escapes it (transient errors only) to
+retry or DEAD; everything the job itself causes ends here as FAILED with a reason. Every
+write after the claim is fenced by the claimed version, so a worker that lost its job
+(cancelled, or taken over after its lease expired) can no longer change it.
 """
 
 from __future__ import annotations
@@ -11,20 +11,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
-from timesheet_batch import pipeline, shutdown
+from sqlalchemy import Row
+
+from timesheet_batch import pipeline
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import claims
-from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import autocommit_connection, session_scope
-from timesheet_batch.discovery import describe_file, job_type_for_key
-from timesheet_batch.errors import BadFileError, JobCancelledError, JobHandedBackError
-from timesheet_batch.lease import LeaseKeeper
-from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
-from timesheet_batch.retry_policy import is_transient
-from timesheet_batch.states import JobStatus, JobType
-from timesheet_batch.storage import layout
+from timesheet_batch.errors import JobCancelledError, JobHandedBackError, TimesheetBatchError
+from timesheet_batch.jobs import shutdown
+from timesheet_batch.jobs.kinds import JobKind
+from timesheet_batch.jobs.lease import LeaseKeeper
+from timesheet_batch.jobs.publisher import Publisher
+from timesheet_batch.jobs.retry_policy import is_transient
+from timesheet_batch.states import JobStatus
 
 log = logging.getLogger(__name__)
 #: Least time between two progress writes of a job, except the final one (see on_chunk).
@@ -32,8 +34,40 @@ PROGRESS_EVERY_S = 0.25
 
 
 @dataclass(frozen=True)
+class JobRun:
+    """What a kind's ``run`` gets: the farm, the claimed row, and the chunk callback.
+
+    ``on_chunk`` stores progress, and raises to stop the run at a chunk boundary when the job
+    was cancelled or taken over, or the worker is shutting down; a kind that works in chunks
+    calls it after each one (``final=True`` right before it publishes anything).
+    """
+
+    ctx: FarmContext
+    job: Row
+    attempts: int
+    on_chunk: Callable[[pipeline.ChunkProgress], None]
+
+    @property
+    def may_resume(self) -> bool:
+        """Whether an earlier attempt may have left a checkpoint to resume from."""
+        return self.attempts > 1 or (self.job.retry_count or 0) > 0
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished run produced: counts and the keys of its outputs (never record contents)."""
+
+    records_read: int = 0
+    records_written: int = 0
+    records_rejected: int = 0
+    output_key: str | None = None
+    rejects_key: str | None = None
+    details: dict = field(default_factory=dict)  # e.g. a report's key per format
+
+
+@dataclass(frozen=True)
 class JobOutcome:
-    """What a file task returns: ids, state and counts only — never record contents.
+    """What a job task returns: ids, state and counts only — never record contents.
 
     ``retry_in_s`` > 0 means another worker holds a live lease: ask again later.
     ``handed_back`` means this worker is shutting down and gave the job back: run it again.
@@ -49,6 +83,8 @@ class JobOutcome:
     retry_in_s: float = 0.0
     handed_back: bool = False
     exhausted: bool = False  # its attempts ran out at this claim: now DEAD, to be parked
+    details: dict = field(default_factory=dict)
+    dependents: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,10 +100,20 @@ class ClaimedJob:
     started_at: dt.datetime | None = None
 
 
-def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome:
-    """Claim and run one job. Transient errors propagate as ``TransientJobError``."""
+def run_job(ctx: FarmContext, kind: JobKind, *, job_id: str, worker_id: str,
+            publisher: Publisher | None = None) -> JobOutcome:
+    """Claim and run one job of ``kind``. Transient errors propagate as ``TransientJobError``.
+
+    ``publisher`` sends what follows a finished job (its kind's ``after_finish``, e.g. a
+    report's dependents); None fires nothing.
+    """
+    outcome = _claim_and_run(ctx, kind, job_id=job_id, worker_id=worker_id)
+    return _after_finish(ctx, kind, outcome, publisher)
+
+
+def _claim_and_run(ctx: FarmContext, kind: JobKind, *, job_id: str, worker_id: str) -> JobOutcome:
     settings = ctx.settings
-    claim = _claim(ctx, job_id=job_id, worker_id=worker_id)
+    claim = _claim(ctx, kind, job_id=job_id, worker_id=worker_id)
     job = claim.job
     if job is None:
         log.info("job %s not run: %s (status %s)", job_id, claim.state, claim.status)
@@ -79,9 +125,7 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
     try:
         with LeaseKeeper(ctx.database_url, job_id=job_id, version=held.version, lease_s=settings.lease_s) as lease:
             progress.lease = lease
-            result = _execute(ctx, job, held, progress)
-    except BadFileError as exc:
-        return _finish(ctx, held, JobStatus.FAILED, error=str(exc), **progress.counts())
+            result = kind.run(JobRun(ctx, job, held.attempts, progress))
     except JobCancelledError as exc:
         return _finish(ctx, held, JobStatus.CANCELLED, error=str(exc), **progress.counts())
     except JobHandedBackError as exc:
@@ -93,24 +137,39 @@ def run_file_job(ctx: FarmContext, *, job_id: str, worker_id: str) -> JobOutcome
     except Exception as exc:
         if is_transient(exc):
             raise TransientJobError(held, exc) from exc
-        # A bug, not the file: fail the job with the error type only (its text may hold data).
+        if isinstance(exc, TimesheetBatchError):  # the input is bad (a file, a report's period): say why
+            return _finish(ctx, held, JobStatus.FAILED, error=str(exc), **progress.counts())
+        # A bug, not the input: fail the job with the error type only (its text may hold data).
         log.exception("job %s failed with an unexpected %s", job_id, type(exc).__name__)
         return _finish(ctx, held, JobStatus.FAILED, error=f"internal error ({type(exc).__name__})")
+    chunks = progress.counts()["chunks"]
     return _finish(
         ctx, held, JobStatus.COMPLETED, read=result.records_read, written=result.records_written,
         rejected=result.records_rejected, output_key=result.output_key, rejects_key=result.rejects_key,
-        chunks=progress.counts()["chunks"],
+        chunks=chunks, details=result.details,
     )
 
 
-def _claim(ctx: FarmContext, *, job_id: str, worker_id: str) -> claims.Claim:
+def _after_finish(ctx: FarmContext, kind: JobKind, outcome: JobOutcome, publisher: Publisher | None) -> JobOutcome:
+    """Run the kind's follow-up of a job this call finished (never raises: the job stays finished)."""
+    if kind.after_finish is None or outcome.skipped and not outcome.exhausted:
+        return outcome
+    try:
+        fired = kind.after_finish(ctx, outcome.job_id, outcome.status, publisher)
+    except Exception:  # noqa: BLE001 - the job is finished and stays so
+        log.exception("job %s: what follows it was not fired", outcome.job_id)
+        return outcome
+    return JobOutcome(**{**outcome.as_dict(), "dependents": list(fired)})
+
+
+def _claim(ctx: FarmContext, kind: JobKind, *, job_id: str, worker_id: str) -> claims.Claim:
     """Claim the job: the common case in one autocommitted statement, anything else the full way.
 
     Not durable either way: a claim a database crash undoes only makes the job run again.
     """
     settings = ctx.settings
     options = {"job_id": job_id, "worker_id": worker_id, "lease_s": settings.lease_s,
-               "max_attempts": settings.max_retries + 1}
+               "max_attempts": kind.max_attempts(settings.max_retries)}
     with autocommit_connection(ctx.database_url) as connection:
         fresh = claims.claim_fresh(connection, **options)
     if fresh is not None:
@@ -126,24 +185,6 @@ class TransientJobError(Exception):
         super().__init__(f"{type(cause).__name__}: {cause}"[:500])
         self.held = held
         self.cause = cause
-
-
-def _execute(ctx: FarmContext, job, held: ClaimedJob, on_chunk: _ProgressRecorder) -> pipeline.FileOutcome:
-    key = layout.parse_file_key(job.input_file_path)
-    vendor = ctx.catalog.get(job.vendor_id or key.vendor_id)
-    business_date = job.business_date or key.business_date
-    if job.report_type == JobType.PROCESS_FILE:
-        checkpoint = ChunkCheckpoint(ctx.storage, job_id=job.job_id, content=job.content_fingerprint,
-                                     may_resume=held.attempts > 1 or job.retry_count > 0)
-        return pipeline.process_inbound_file(
-            storage=ctx.storage, vendor=vendor, key=job.input_file_path, business_date=business_date,
-            chunk_size=ctx.settings.chunk_size, on_chunk=on_chunk, checkpoint=checkpoint,
-        )
-    return pipeline.export_processed_file(
-        storage=ctx.storage, vendor=vendor, policy=ctx.catalog.masking_for(vendor.role),
-        masking_key=ctx.masking_key, processed_key=job.input_file_path, business_date=business_date,
-        chunk_size=ctx.settings.chunk_size, on_chunk=on_chunk,
-    )
 
 
 class _ProgressRecorder:
@@ -196,7 +237,8 @@ class _ProgressRecorder:
 
 def _finish(ctx: FarmContext, held: ClaimedJob, status: JobStatus, *, error: str | None = None,
             read: int | None = None, written: int | None = None, rejected: int | None = None,
-            output_key: str | None = None, rejects_key: str | None = None, chunks: int | None = None) -> JobOutcome:
+            output_key: str | None = None, rejects_key: str | None = None, chunks: int | None = None,
+            details: dict | None = None) -> JobOutcome:
     # One fenced UPDATE (the claim already told us the attempt and the start time), on its own
     # and not waiting for the WAL flush: the outputs were fsynced before it, and a database
     # crash that undoes it only makes the job run again (RELIABILITY.md, "What a database crash
@@ -214,16 +256,8 @@ def _finish(ctx: FarmContext, held: ClaimedJob, status: JobStatus, *, error: str
         if not ours:
             status = claims.job_status(db, job_id=held.job_id) or status
     log.info("job %s %s: read=%s written=%s rejected=%s", held.job_id, status, read, written, rejected)
-    return JobOutcome(held.job_id, status, read or 0, written or 0, rejected or 0, error, skipped=not ours)
-
-
-def ensure_adhoc_job(ctx: FarmContext, *, key: str) -> str:
-    """A job row for a file submitted by hand (``celery call``); returns its job id."""
-    layout.safe_key(key)
-    new_job = describe_file(ctx.catalog, key=key, job_type=job_type_for_key(key))
-    with session_scope(ctx.database_url) as session:
-        row = repo.add_adhoc_job(session, job=new_job, business_date=layout.parse_file_key(key).business_date)
-        return row.job_id
+    return JobOutcome(held.job_id, status, read or 0, written or 0, rejected or 0, error, skipped=not ours,
+                      details=details or {})
 
 
 def hand_back(ctx: FarmContext, error: TransientJobError) -> int | None:
@@ -233,6 +267,8 @@ def hand_back(ctx: FarmContext, error: TransientJobError) -> int | None:
                                         error_message=str(error))
 
 
-def give_up(ctx: FarmContext, error: TransientJobError) -> JobOutcome:
-    """Retries are exhausted: the job is DEAD with its last error."""
-    return _finish(ctx, error.held, JobStatus.DEAD, error=f"retries exhausted: {error}")
+def give_up(ctx: FarmContext, kind: JobKind, error: TransientJobError,
+            publisher: Publisher | None = None) -> JobOutcome:
+    """Retries are exhausted: the job is DEAD with its last error (then its kind's follow-up)."""
+    outcome = _finish(ctx, error.held, JobStatus.DEAD, error=f"retries exhausted: {error}")
+    return _after_finish(ctx, kind, outcome, publisher)

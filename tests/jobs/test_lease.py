@@ -7,11 +7,11 @@ import time
 from sqlalchemy import text
 
 from tests.db.jobs import DAY, new_jobs
+from timesheet_batch.cli.local_workers import wait_until
 from timesheet_batch.db import claims
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
-from timesheet_batch.lease import LeaseKeeper
-from timesheet_batch.local_workers import wait_until
+from timesheet_batch.jobs.lease import LeaseKeeper
 
 
 def _claimed_jobs(pg_url, n: int, lease_s: float):

@@ -1,4 +1,4 @@
-"""Cancelling a job or a whole batch.
+"""Cancelling a job or a whole batch (the jobs of kinds that are ``cancellable``).
 
 Queued jobs become CANCELLED at once and their messages, when delivered, do nothing. A
 running job is marked CANCELLED too: its worker sees it at the next chunk boundary (or
@@ -16,6 +16,7 @@ from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
 from timesheet_batch.errors import ConfigurationError
+from timesheet_batch.jobs import kinds
 from timesheet_batch.states import JobStatus
 
 CANCELLABLE = (JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.PROCESSING)
@@ -35,13 +36,17 @@ def cancel(ctx: FarmContext, *, target_id: str) -> CancelResult:
         batch = repo.get_batch(session, batch_id=target_id)
         if batch is not None:
             condition = BatchJob.batch_id == batch.id
-        elif session.scalar(select(BatchJob.id).where(BatchJob.job_id == target_id)) is not None:
-            condition = BatchJob.job_id == target_id
         else:
-            raise ConfigurationError(f"no batch or job with id {target_id!r}")
+            stored = session.scalar(select(BatchJob.report_type).where(BatchJob.job_id == target_id))
+            if stored is None:
+                raise ConfigurationError(f"no batch or job with id {target_id[:60]!r}")
+            if not kinds.for_stored_name(stored).cancellable:
+                raise ConfigurationError(f"job {target_id} is a {stored} job, which cannot be cancelled")
+            condition = BatchJob.job_id == target_id
+        cancellable_kinds = [name for kind in kinds.all_kinds() if kind.cancellable for name in kind.stored_names]
         result = session.execute(
             update(BatchJob)
-            .where(condition, BatchJob.status.in_(list(CANCELLABLE)))
+            .where(condition, BatchJob.status.in_(list(CANCELLABLE)), BatchJob.report_type.in_(cancellable_kinds))
             .values(status=JobStatus.CANCELLED, error_message="cancelled by an operator",
                     completed_at=repo.utc_now(), lease_expires_at=None, updated_at=repo.utc_now())
             .execution_options(synchronize_session=False)

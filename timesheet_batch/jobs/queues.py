@@ -1,34 +1,19 @@
-"""Queue depths per priority, from the broker and from the database's job states."""
+"""Queue depths per priority: broker messages (from the publisher) and the database's job states."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from timesheet_batch.celery_config import PRIORITY_QUEUES
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
-from timesheet_batch.states import JobStatus
+from timesheet_batch.jobs.publisher import Publisher
+from timesheet_batch.states import PRIORITY_QUEUES, JobStatus
 
 
-def broker_depths() -> dict[str, int]:
-    """Messages waiting in each priority queue (any kombu transport)."""
-    from timesheet_batch.celery_app import app
-
-    depths = {}
-    with app.connection_for_read() as connection:
-        channel = connection.default_channel
-        for name in PRIORITY_QUEUES:
-            try:
-                depths[name] = channel.queue_declare(queue=name, passive=True).message_count
-            except Exception:  # a queue nobody declared yet holds nothing
-                depths[name] = 0
-    return depths
-
-
-def queue_depths(ctx: FarmContext) -> dict[str, dict[str, int]]:
+def queue_depths(ctx: FarmContext, publisher: Publisher) -> dict[str, dict[str, int]]:
     """Per priority: broker messages, and jobs QUEUED / PROCESSING / RETRYING in the database."""
-    waiting = broker_depths()
+    waiting = publisher.queue_depths()
     states = (JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.RETRYING)
     with session_scope(ctx.database_url) as session:
         rows = session.execute(

@@ -1,0 +1,216 @@
+"""Celery tasks: one per registered job kind, plus the farm's bookkeeping (discover, summarize, sweep).
+
+A job task is thin: it finds the job (or records one for an ad hoc message), runs it through
+the job runner, and maps what escapes to Celery: transient errors retry with exponential
+backoff and jitter until the kind's attempts are spent, then the job is DEAD and parked;
+permanent errors were already turned into FAILED by the runner. Job tasks always *return*
+(never raise after their last attempt) so one bad job cannot break its batch's chord.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+
+from celery import Task, signals
+
+from timesheet_batch import kinds as builtin_kinds
+from timesheet_batch.context import get_context
+from timesheet_batch.db.repository import QueuedJob
+from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
+from timesheet_batch.jobs import kinds, runner, shutdown, summary
+from timesheet_batch.jobs.discovery import discover_window
+from timesheet_batch.jobs.kinds import JobKind
+from timesheet_batch.jobs.retry_policy import Backoff, is_transient
+from timesheet_batch.jobs.sweeper import SweepReport, sweep
+from timesheet_batch.messaging.app import app
+from timesheet_batch.messaging.publisher import CeleryPublisher, dispatch_batch
+from timesheet_batch.reports.dependencies import rules_for
+from timesheet_batch.settings import get_settings
+from timesheet_batch.states import JobStatus, retries_exhausted
+
+log = logging.getLogger(__name__)
+#: Retries of a task that could not even claim its job (database down): about 8 minutes.
+PRE_CLAIM_RETRIES = 10
+#: Bookkeeping tasks (discover, summarize, sweep) are short; a stuck one must not hold a slot.
+BOOKKEEPING_SOFT_LIMIT_S = 5 * 60
+BOOKKEEPING_HARD_LIMIT_S = 6 * 60
+
+
+def _check_at_start() -> None:
+    """Load the configured job kinds and the dependency rules; a worker that cannot serve them
+    stops at start (exit 2, naming the variable) instead of taking messages it cannot run."""
+    try:
+        settings = get_settings()
+        builtin_kinds.load_configured(settings)
+        rules_for(settings)
+    except ConfigurationError as exc:
+        print(f"timesheet-batch: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+_check_at_start()
+publisher = CeleryPublisher(app)
+
+
+def _backoff() -> Backoff:
+    return Backoff.from_settings(get_context().settings)
+
+
+def _worker_id(task: Task) -> str:
+    return f"{task.request.hostname or 'local'}:{os.getpid()}"
+
+
+def _queued(kind: JobKind, job_id: str, args: tuple, kwargs: dict) -> QueuedJob:
+    """The job as its messages describe it (for a retry with its id, or the dead-letter queue)."""
+    key = args[0] if args else kwargs.get("key")
+    return QueuedJob(job_id, key, kind.queue or "", kind.name)
+
+
+def _retry_with_id(task: Task, kind: JobKind, job_id: str, *, countdown: float):
+    """Retry the same task with the job's id: an ad hoc message does not record its job twice."""
+    args, kwargs = kind.message(_queued(kind, job_id, task.request.args or (), task.request.kwargs or {}))
+    return task.retry(args=args, kwargs=kwargs, countdown=countdown, max_retries=None)
+
+
+def run_job_task(task: Task, kind: JobKind, args: tuple, kwargs: dict) -> dict:
+    """The body of every job task."""
+    ctx = get_context()
+    job_id = kwargs.get("job_id")
+    try:
+        if job_id is None:
+            if kind.adhoc is None:
+                raise ConfigurationError(f"{kind.task_name} needs job_id")
+            job_id = kind.adhoc(ctx, tuple(args), dict(kwargs))
+        outcome = runner.run_job(ctx, kind, job_id=job_id, worker_id=_worker_id(task), publisher=publisher)
+    except runner.TransientJobError as exc:
+        return _after_transient_error(task, kind, ctx, exc)
+    except TimesheetBatchError as exc:
+        if not exc.transient:  # e.g. an ad hoc key that escapes its folder
+            return {"job_id": job_id, "status": JobStatus.FAILED, "error": str(exc)}
+        # The database or storage is down before the job was claimed: no attempt is spent.
+        raise task.retry(countdown=_backoff().delay_s(task.request.retries), max_retries=PRE_CLAIM_RETRIES) from None
+    if outcome.retry_in_s:  # another worker's lease is live; if it died, the lease runs out
+        raise _retry_with_id(task, kind, job_id, countdown=outcome.retry_in_s) from None
+    if outcome.handed_back:  # a new message (same task id, same chord) for another worker
+        raise _retry_with_id(task, kind, job_id, countdown=0) from None
+    if outcome.exhausted:  # e.g. a poison file that killed its worker on every attempt
+        publisher.park(_queued(kind, job_id, args, kwargs))
+    return outcome.as_dict()
+
+
+def _after_transient_error(task: Task, kind: JobKind, ctx, exc: runner.TransientJobError) -> dict:
+    """Retry with backoff, or after the last attempt make the job DEAD and park it."""
+    job_id, attempts = exc.held.job_id, exc.held.attempts
+    if retries_exhausted(attempts, kind.max_attempts(ctx.settings.max_retries)):
+        log.warning("job %s: retries exhausted after %d attempts: DEAD", job_id, attempts)
+        try:
+            outcome = runner.give_up(ctx, kind, exc, publisher)
+        except Exception as inner:
+            if not is_transient(inner):
+                raise
+            # Cannot record it now: the next delivery finds the attempts spent and parks it.
+            raise _retry_with_id(task, kind, job_id, countdown=_backoff().delay_s(attempts)) from None
+        publisher.park(_queued(kind, job_id, task.request.args or (), task.request.kwargs or {}))
+        return outcome.as_dict()
+    try:
+        runner.hand_back(ctx, exc)
+    except Exception:  # noqa: BLE001 - if the database is down the lease runs out instead
+        log.warning("job %s: could not hand it back; its lease will run out", job_id)
+    delay = _backoff().delay_s(attempts - 1)
+    log.warning("job %s: transient %s, retry %d in %.1fs", job_id, type(exc.cause).__name__, attempts, delay)
+    raise _retry_with_id(task, kind, job_id, countdown=delay) from None
+
+
+def register_kind_task(kind: JobKind) -> Task:
+    """The Celery task that runs jobs of ``kind`` (its name is the kind's ``task_name``)."""
+
+    def run_kind(self: Task, *args, **kwargs) -> dict:
+        return run_job_task(self, kind, args, kwargs)
+
+    run_kind.__name__ = run_kind.__qualname__ = kind.name.lower()
+    run_kind.__doc__ = kind.description or f"Run one {kind.name} job."
+    return app.task(
+        name=kind.task_name, bind=True, acks_late=True, reject_on_worker_lost=True,
+        soft_time_limit=kind.soft_time_limit_s(), time_limit=kind.time_limit_s,
+    )(run_kind)
+
+
+JOB_TASKS: dict[str, Task] = {kind.name: register_kind_task(kind) for kind in kinds.all_kinds()}
+
+_BOOKKEEPING = {"bind": True, "acks_late": True, "soft_time_limit": BOOKKEEPING_SOFT_LIMIT_S,
+                "time_limit": BOOKKEEPING_HARD_LIMIT_S}
+
+
+def fire_after_batch(batch_id: str) -> list[str]:
+    """Queue the dependents of a summarised batch; never raises (the summary stays recorded)."""
+    return builtin_kinds.report.fire_after_batch(
+        get_context(), batch_id=batch_id, publish=lambda job_id: publisher.publish(builtin_kinds.report.queued(job_id)))
+
+
+@app.task(name="timesheet_batch.summarize_batch", max_retries=5, **_BOOKKEEPING)
+def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | None:
+    """Chord callback: record and write the batch summary (once per batch).
+
+    As a chord callback it receives the header results first; the batch id is the last
+    positional argument (or ``batch_id``).
+    """
+    batch_id = batch_id or args[-1]
+    try:
+        result = summary.summarize_batch(get_context(), batch_id=batch_id)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise self.retry(exc=exc, countdown=_backoff().delay_s(self.request.retries)) from None
+    if result is None:
+        return None
+    # Dependent jobs (reports) by rule: exactly once per batch, and never raising, so a
+    # failure there cannot undo or retry the summary that was just recorded.
+    return {"batch_id": batch_id, "status": result.status, "dependents": fire_after_batch(batch_id)}
+
+
+@app.task(name="timesheet_batch.discover", max_retries=5, **_BOOKKEEPING)
+def discover(self: Task, window: str, date: str | None = None) -> dict:
+    """Record the window's batch and jobs (idempotent) and dispatch them."""
+    ctx = get_context()
+    business_date = dt.date.fromisoformat(date) if date else ctx.settings.today()
+    try:
+        result = discover_window(ctx, window=window, business_date=business_date)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise self.retry(exc=exc, countdown=_backoff().delay_s(self.request.retries)) from None
+    published = dispatch_batch(result)
+    return {"batch_id": result.batch_id, "files": result.total_files, "dispatched": published}
+
+
+def sweep_once() -> SweepReport:
+    """Sweep now: re-dispatch lost work, park dead jobs, fire lost summaries and their dependents."""
+    return sweep(get_context(), publisher=publisher, after_summary=fire_after_batch)
+
+
+@app.task(name="timesheet_batch.sweep", ignore_result=True, **_BOOKKEEPING)
+def sweep_task(self: Task) -> dict:
+    """Re-dispatch jobs whose worker or message was lost; fire lost summaries."""
+    report = sweep_once()
+    return {"expired": len(report.expired), "redispatched": len(report.redispatched),
+            "dead": len(report.dead), "summarized": len(report.summarized)}
+
+
+@app.task(name="timesheet_batch.ping", acks_late=True)
+def ping() -> str:
+    """Does nothing: a health check, and the no-op reference of the benchmarks."""
+    return "pong"
+
+
+@signals.worker_shutting_down.connect
+def _start_grace_period(**_) -> None:
+    """Warm shutdown began: pool processes hand their jobs back after the grace period."""
+    shutdown.request_shutdown(grace_s=get_context().settings.shutdown_grace_s)
+
+
+@signals.worker_shutdown.connect
+def _end_grace_period(**_) -> None:
+    shutdown.clear()
