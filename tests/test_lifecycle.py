@@ -11,7 +11,7 @@ import time
 import uuid
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.reliability.conftest import with_plugins
 from timesheet_batch.cli.local_workers import wait_until
@@ -125,3 +125,29 @@ def test_a_pickle_message_is_refused(farm):
         assert wait_until(lambda: "ContentDisallowed" in farm.worker_log() or "pickle" in farm.worker_log(),
                           timeout_s=30), farm.worker_log()
     assert _jobs(farm) == [] and not marker.exists()
+
+
+def test_dead_letter_replay_runs_a_dead_report_job_again(farm):
+    """Replay finds a report job's kind by its stored report type and sends generate_report.
+
+    The job is made DEAD in the database, as a worker does when its retries run out; before the
+    job-kind registry, replaying it reset the row and then failed with a KeyError.
+    """
+    farm.env |= SLOW
+    _sample(farm, 1, 20)
+    made = json.loads(farm.cli("report", "--type", "WEEKLY_REPORT", "--date", DATE, "--json", check=True).stdout)
+    report_file = farm.storage_root / made["output_file_path"]
+    report_file.unlink()
+    with session_scope(farm.database_url) as session:
+        session.execute(update(BatchJob).where(BatchJob.job_id == made["job_id"])
+                        .values(status="DEAD", error_message="retries exhausted: ConnectionError"))
+    assert "replayed 1 job(s)" in farm.cli("dead-letter", "replay", made["job_id"], check=True).stdout
+    assert _report_status(farm, made["job_id"]) == "QUEUED"
+    with farm.worker(concurrency=1):
+        assert wait_until(lambda: _report_status(farm, made["job_id"]) == "COMPLETED", timeout_s=60), \
+            farm.worker_log()
+    assert report_file.exists() and "Task timesheet_batch.generate_report[" in farm.worker_log()
+
+
+def _report_status(farm, job_id: str) -> str:
+    return json.loads(farm.cli("status", job_id, "--json", check=True).stdout)["status"]

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     if name in ("app", "celery"):
+        # Deferred: importing the package (or its pipeline) must not import Celery.
         from timesheet_batch.messaging.app import app
 
         return app

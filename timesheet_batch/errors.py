@@ -19,7 +19,9 @@ retry policy lives in one place (the task layer) and never in ``except`` ladders
     │   ├── UnreadableFileError       cannot be parsed or decoded
     │   └── RejectLimitExceededError  too many bad records (the skip limit)
     ├── JobCancelledError             the job was cancelled while it ran
-    └── JobHandedBackError            the worker is shutting down: the job goes back to the queue
+    ├── JobHandedBackError            the worker is shutting down: the job goes back to the queue
+    ├── TransientJobError             a transient failure while a worker held a job   transient
+    └── WaitFailedError               a command's wait for work to finish ended (timeout, workers gone)
 
 Messages never carry record contents: they name keys, vendors, fields and rules only.
 """
@@ -111,3 +113,21 @@ class JobCancelledError(TimesheetBatchError):
 
 class JobHandedBackError(TimesheetBatchError):
     """The worker is shutting down and its grace period is over: the job goes back to the queue."""
+
+
+class TransientJobError(TimesheetBatchError):
+    """A transient failure while a worker held a job: the task retries it, or gives up after the last attempt.
+
+    ``held`` is the claim (job id, version, attempts) the worker held; ``cause`` what failed.
+    """
+
+    transient = True
+
+    def __init__(self, held, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}"[:500])
+        self.held = held
+        self.cause = cause
+
+
+class WaitFailedError(TimesheetBatchError):
+    """A command that waits for work to finish gave up: its timeout passed or its workers stopped."""

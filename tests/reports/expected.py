@@ -1,6 +1,6 @@
 """Expected report totals computed from the inbound files with plain Python (no pipeline code).
 
-The rules are re-implemented from ARCHITECTURE.md ("Canonical timesheet record"): per-record
+The rules are re-implemented from docs/architecture.md ("Canonical timesheet record"): per-record
 checks, then duplicates (first kept), then provider-days over 24 hours (all rejected); a file
 over its vendor's ``max_reject_ratio`` fails whole and contributes nothing.
 """

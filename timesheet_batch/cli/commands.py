@@ -1,4 +1,5 @@
-"""The small commands: sample-data, discover, status, queue-status, vendors check, db upgrade."""
+"""The small commands: sample-data, discover, submit, status, queue-status, vendors check, db upgrade,
+cancel, dead-letter, sweep."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from timesheet_batch.db.engine import check_database, session_scope
 from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.jobs import cancellation, dead_letter, queues
 from timesheet_batch.jobs.discovery import discover_window
+from timesheet_batch.jobs.submit import submit
 from timesheet_batch.reports.tree import build_tree, render_tree
 from timesheet_batch.sample_data import generate_sample_files
 from timesheet_batch.settings import get_settings
@@ -57,6 +59,21 @@ def cmd_discover(args: argparse.Namespace) -> int:
     else:
         print(result.batch_id)
         print(f"{result.total_files} file(s) in batch, {published} dispatched now", file=sys.stderr)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"--params is not JSON: {exc.msg} at character {exc.pos}") from None
+    ctx = get_context()
+    preflight(ctx)
+    submission = submit(ctx, kind=args.kind, params=params, publisher=broker.publisher())
+    if args.json:
+        print(json.dumps({"job_id": submission.job_id, "kind": args.kind, "published": submission.publish}))
+    else:
+        print(submission.job_id)
     return 0
 
 

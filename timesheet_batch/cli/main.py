@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("--json", action="store_true")
     discover.set_defaults(handler=commands.cmd_discover)
 
+    submit = sub.add_parser("submit", help="submit one job of any registered kind; print its id")
+    submit.add_argument("kind", help="a job kind (PROCESS_FILE, EXPORT_FILE, REPORT, or one of TIMESHEET_JOB_KINDS)")
+    submit.add_argument("--params", default="{}", metavar="JSON",
+                        help='the kind\'s parameters, e.g. \'{"key": "inbound/2026-11-22/ACME/a.csv"}\'')
+    submit.add_argument("--json", action="store_true")
+    submit.set_defaults(handler=commands.cmd_submit)
+
     status = sub.add_parser("status", help="batch or job state (latest batches without ID)")
     status.add_argument("id", nargs="?", help="a batch id or a job id")
     status.add_argument("--json", action="store_true")

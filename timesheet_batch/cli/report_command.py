@@ -19,16 +19,12 @@ from timesheet_batch.cli.preflight import preflight
 from timesheet_batch.context import FarmContext, get_context
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
-from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
+from timesheet_batch.errors import ConfigurationError, WaitFailedError
 from timesheet_batch.kinds import report as report_kind
 from timesheet_batch.reports.jobs import report_roles
 from timesheet_batch.reports.periods import ReportType
 from timesheet_batch.reports.tree import build_tree, render_tree
 from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
-
-
-class ReportWaitTimeout(TimesheetBatchError):
-    """The queued report did not finish in time."""
 
 
 def register(sub) -> None:
@@ -78,7 +74,7 @@ def _wait(ctx: FarmContext, job_id: str, timeout_s: float) -> None:
             if repo.get_job(session, job_id=job_id).status in TERMINAL_JOB_STATES:
                 return
         time.sleep(0.2)
-    raise ReportWaitTimeout(f"report job {job_id} did not finish within {timeout_s:.0f}s (are workers running?)")
+    raise WaitFailedError(f"report job {job_id} did not finish within {timeout_s:.0f}s (are workers running?)")
 
 
 def _print_job(ctx: FarmContext, job_id: str, *, as_json: bool) -> int:

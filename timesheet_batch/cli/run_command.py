@@ -15,7 +15,7 @@ from timesheet_batch.cli.preflight import preflight
 from timesheet_batch.context import FarmContext, get_context
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
-from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
+from timesheet_batch.errors import ConfigurationError, WaitFailedError
 from timesheet_batch.jobs.discovery import discover_window
 from timesheet_batch.sample_data import generate_sample_files
 from timesheet_batch.states import TERMINAL_JOB_STATES, BatchStatus
@@ -26,10 +26,6 @@ SAMPLE_RECORDS = 1_000
 SAMPLE_BAD_RATIO = 0.02
 #: A batch whose jobs are all done but whose chord callback never came gets summarised here.
 LOST_SUMMARY_GRACE_S = 10.0
-
-
-class RunFailed(TimesheetBatchError):
-    """The run could not finish (timeout, workers died)."""
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -111,10 +107,10 @@ def _wait(ctx: FarmContext, batch_id: str, workers: LocalWorkers | None, *, time
             next_sweep = time.monotonic() + ctx.settings.sweep_interval_s
         if workers is not None and not workers.alive():
             bar.finish()
-            raise RunFailed(f"the local workers stopped; see {workers.log_path}")
+            raise WaitFailedError(f"the local workers stopped; see {workers.log_path}")
         if time.monotonic() > deadline:
             bar.finish()
-            raise RunFailed(f"batch {batch_id} did not finish within {timeout_s:.0f}s")
+            raise WaitFailedError(f"batch {batch_id} did not finish within {timeout_s:.0f}s")
         time.sleep(0.2)
 
 

@@ -22,11 +22,13 @@ from pydantic import BaseModel, ValidationError
 
 from timesheet_batch.errors import ConfigurationError
 
-if TYPE_CHECKING:  # annotations only: the runner imports this module
+if TYPE_CHECKING:  # annotations only
+    from sqlalchemy import Row
+
     from timesheet_batch.context import FarmContext
     from timesheet_batch.db.repository import NewJob, QueuedJob
     from timesheet_batch.jobs.publisher import Publisher
-    from timesheet_batch.jobs.runner import JobResult, JobRun
+    from timesheet_batch.pipeline import ChunkProgress
 
 #: The package whose modules define the built-in kinds (imported on the first lookup).
 BUILTIN_KINDS_PACKAGE = "timesheet_batch.kinds"
@@ -46,6 +48,38 @@ class Submission:
     job_id: str
     publish: bool
     queued: QueuedJob | None = None
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What a kind's ``run`` gets: the farm, the claimed row, and the chunk callback.
+
+    ``on_chunk`` stores progress, and raises to stop the run at a chunk boundary when the job
+    was cancelled or taken over, or the worker is shutting down; a kind that works in chunks
+    calls it after each one (``final=True`` right before it publishes anything).
+    """
+
+    ctx: FarmContext
+    job: Row
+    attempts: int
+    on_chunk: Callable[[ChunkProgress], None]
+
+    @property
+    def may_resume(self) -> bool:
+        """Whether an earlier attempt may have left a checkpoint to resume from."""
+        return self.attempts > 1 or (self.job.retry_count or 0) > 0
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished run produced: counts and the keys of its outputs (never record contents)."""
+
+    records_read: int = 0
+    records_written: int = 0
+    records_rejected: int = 0
+    output_key: str | None = None
+    rejects_key: str | None = None
+    details: dict = field(default_factory=dict)  # e.g. a report's key per format
 
 
 def default_message(job: QueuedJob) -> tuple[tuple, dict]:

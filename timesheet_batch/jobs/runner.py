@@ -11,18 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-
-from sqlalchemy import Row
 
 from timesheet_batch import pipeline
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import claims
 from timesheet_batch.db.engine import autocommit_connection, session_scope
-from timesheet_batch.errors import JobCancelledError, JobHandedBackError, TimesheetBatchError
+from timesheet_batch.errors import JobCancelledError, JobHandedBackError, TimesheetBatchError, TransientJobError
 from timesheet_batch.jobs import shutdown
-from timesheet_batch.jobs.kinds import JobKind
+from timesheet_batch.jobs.kinds import JobKind, JobRun
 from timesheet_batch.jobs.lease import LeaseKeeper
 from timesheet_batch.jobs.publisher import Publisher
 from timesheet_batch.jobs.retry_policy import is_transient
@@ -31,38 +28,6 @@ from timesheet_batch.states import JobStatus
 log = logging.getLogger(__name__)
 #: Least time between two progress writes of a job, except the final one (see on_chunk).
 PROGRESS_EVERY_S = 0.25
-
-
-@dataclass(frozen=True)
-class JobRun:
-    """What a kind's ``run`` gets: the farm, the claimed row, and the chunk callback.
-
-    ``on_chunk`` stores progress, and raises to stop the run at a chunk boundary when the job
-    was cancelled or taken over, or the worker is shutting down; a kind that works in chunks
-    calls it after each one (``final=True`` right before it publishes anything).
-    """
-
-    ctx: FarmContext
-    job: Row
-    attempts: int
-    on_chunk: Callable[[pipeline.ChunkProgress], None]
-
-    @property
-    def may_resume(self) -> bool:
-        """Whether an earlier attempt may have left a checkpoint to resume from."""
-        return self.attempts > 1 or (self.job.retry_count or 0) > 0
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What a finished run produced: counts and the keys of its outputs (never record contents)."""
-
-    records_read: int = 0
-    records_written: int = 0
-    records_rejected: int = 0
-    output_key: str | None = None
-    rejects_key: str | None = None
-    details: dict = field(default_factory=dict)  # e.g. a report's key per format
 
 
 @dataclass(frozen=True)
@@ -176,15 +141,6 @@ def _claim(ctx: FarmContext, kind: JobKind, *, job_id: str, worker_id: str) -> c
         return claims.Claim("claimed", job=fresh, status=fresh.status)
     with session_scope(ctx.database_url, durable=False) as session:
         return claims.claim_not_fresh(session, **options)
-
-
-class TransientJobError(Exception):
-    """A transient error while this worker held the job; the task layer retries or gives up."""
-
-    def __init__(self, held: ClaimedJob, cause: BaseException):
-        super().__init__(f"{type(cause).__name__}: {cause}"[:500])
-        self.held = held
-        self.cause = cause
 
 
 class _ProgressRecorder:

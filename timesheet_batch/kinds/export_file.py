@@ -7,7 +7,7 @@ The nightly window discovers one job per Parquet file under ``processed/{date}/`
 from __future__ import annotations
 
 from timesheet_batch import pipeline
-from timesheet_batch.jobs.runner import JobResult, JobRun
+from timesheet_batch.jobs.kinds import JobResult, JobRun
 from timesheet_batch.kinds.files import business_date_of, file_kind
 from timesheet_batch.states import JobType, Window
 from timesheet_batch.storage import layout

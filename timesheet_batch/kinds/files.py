@@ -14,8 +14,7 @@ from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
 from timesheet_batch.jobs import kinds
-from timesheet_batch.jobs.kinds import JobKind, Submission
-from timesheet_batch.jobs.runner import JobResult, JobRun
+from timesheet_batch.jobs.kinds import JobKind, JobResult, JobRun, Submission
 from timesheet_batch.storage import layout
 from timesheet_batch.vendors import VendorCatalog
 

@@ -7,7 +7,7 @@ inbound pipeline in chunks, resuming from its checkpoint after a crash.
 from __future__ import annotations
 
 from timesheet_batch import pipeline
-from timesheet_batch.jobs.runner import JobResult, JobRun
+from timesheet_batch.jobs.kinds import JobResult, JobRun
 from timesheet_batch.kinds.files import business_date_of, file_kind
 from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.states import JobType, Window

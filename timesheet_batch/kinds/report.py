@@ -20,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
-from timesheet_batch.errors import ConfigurationError
+from timesheet_batch.errors import ConfigurationError, TransientJobError
 from timesheet_batch.jobs import kinds, runner
-from timesheet_batch.jobs.kinds import JobKind, Submission
+from timesheet_batch.jobs.kinds import JobKind, JobResult, JobRun, Submission
 from timesheet_batch.jobs.publisher import Publisher
-from timesheet_batch.jobs.runner import JobResult, JobRun
 from timesheet_batch.reports import dependencies, jobs
 from timesheet_batch.reports.content import build_report
 from timesheet_batch.reports.output import write_report
@@ -158,7 +157,7 @@ def run_report(ctx: FarmContext, *, job_id: str, worker_id: str,
     publisher = _CallbackPublisher(publish) if publish is not None else None
     try:
         outcome = runner.run_job(ctx, KIND, job_id=job_id, worker_id=worker_id, publisher=publisher)
-    except runner.TransientJobError as exc:
+    except TransientJobError as exc:
         if retries_exhausted(exc.held.attempts, KIND.max_attempts(ctx.settings.max_retries)):
             outcome = runner.give_up(ctx, KIND, exc, publisher)
         else:

@@ -19,7 +19,7 @@ from celery import Task, signals
 from timesheet_batch import kinds as builtin_kinds
 from timesheet_batch.context import get_context
 from timesheet_batch.db.repository import QueuedJob
-from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
+from timesheet_batch.errors import ConfigurationError, TimesheetBatchError, TransientJobError
 from timesheet_batch.jobs import kinds, runner, shutdown, summary
 from timesheet_batch.jobs.discovery import discover_window
 from timesheet_batch.jobs.kinds import JobKind
@@ -85,7 +85,7 @@ def run_job_task(task: Task, kind: JobKind, args: tuple, kwargs: dict) -> dict:
                 raise ConfigurationError(f"{kind.task_name} needs job_id")
             job_id = kind.adhoc(ctx, tuple(args), dict(kwargs))
         outcome = runner.run_job(ctx, kind, job_id=job_id, worker_id=_worker_id(task), publisher=publisher)
-    except runner.TransientJobError as exc:
+    except TransientJobError as exc:
         return _after_transient_error(task, kind, ctx, exc)
     except TimesheetBatchError as exc:
         if not exc.transient:  # e.g. an ad hoc key that escapes its folder
@@ -101,7 +101,7 @@ def run_job_task(task: Task, kind: JobKind, args: tuple, kwargs: dict) -> dict:
     return outcome.as_dict()
 
 
-def _after_transient_error(task: Task, kind: JobKind, ctx, exc: runner.TransientJobError) -> dict:
+def _after_transient_error(task: Task, kind: JobKind, ctx, exc: TransientJobError) -> dict:
     """Retry with backoff, or after the last attempt make the job DEAD and park it."""
     job_id, attempts = exc.held.job_id, exc.held.attempts
     if retries_exhausted(attempts, kind.max_attempts(ctx.settings.max_retries)):

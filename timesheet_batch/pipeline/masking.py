@@ -1,6 +1,6 @@
 """Masking of personal fields, per role, vectorised with pyarrow.compute where possible.
 
-Strategies (see ARCHITECTURE.md): ``none`` as is; ``last4`` keeps the last four characters
+Strategies (docs/architecture.md, "Masking"): ``none`` as is; ``last4`` keeps the last four characters
 (an SSN becomes ``***-**-6789``); ``initials`` turns a name into ``J. D.``; ``hash`` is a keyed
 HMAC-SHA256, hex, truncated to 16 characters — stable for one key, so masked ids still join
 across files and runs; ``redact`` writes ``[REDACTED]`` (a null stays null). A masked column

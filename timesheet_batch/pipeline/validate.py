@@ -1,7 +1,7 @@
 """Validation and mapping of one raw chunk to canonical records (per-record rules only).
 
 ``validate_chunk(raw, vendor, business_date)`` maps the vendor's columns to canonical names,
-checks the rules of ARCHITECTURE.md ("Canonical timesheet record") with vectorised
+checks the rules of docs/architecture.md ("Canonical timesheet record") with vectorised
 pyarrow.compute kernels and, for the SSN and decimal shapes, numpy over the string bytes (the
 regex kernels were the largest cost; the tests compare the two) — no Python loop over rows,
 except up to :data:`FEW_VALUES` values, where the fixed cost of each kernel or numpy call

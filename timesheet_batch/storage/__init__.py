@@ -42,6 +42,7 @@ def _open_file(url: str, s3_endpoint_url: str | None) -> Storage:
 
 
 def _open_s3(url: str, s3_endpoint_url: str | None) -> Storage:
+    # Deferred: boto3 costs every process that only uses local storage its import time.
     from timesheet_batch.storage.s3 import S3Storage
 
     parts = urlsplit(url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +67,6 @@ class Storage(abc.ABC):
 
     def write_bytes(self, key: str, data: bytes | memoryview) -> None:
         """Store data held in memory atomically (summaries, reports, a small file's outputs)."""
-        import tempfile
-
         with tempfile.NamedTemporaryFile(prefix="timesheet-", delete=False) as tmp:
             tmp.write(data)
             tmp_path = Path(tmp.name)

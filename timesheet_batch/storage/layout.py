@@ -1,4 +1,4 @@
-"""The storage layout (ARCHITECTURE.md, "Storage layout") and key safety.
+"""The storage layout (docs/architecture.md, "Storage layout") and key safety.
 
 Every key the package builds or accepts goes through :func:`safe_key`, so a vendor id or
 file name cannot climb out of its folder (``..``, absolute paths, backslashes, NUL).

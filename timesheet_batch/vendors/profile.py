@@ -1,4 +1,4 @@
-"""Vendor profiles read from YAML (see ARCHITECTURE.md, "Vendor file") and validated.
+"""Vendor profiles read from YAML (docs/architecture.md, "Vendor file") and validated.
 
 A :class:`VendorCatalog` holds the role masking table and every :class:`VendorProfile`.
 Validation collects every problem as (vendor, field, message) so ``vendors check`` can
@@ -7,6 +7,7 @@ report them all at once instead of the first one only.
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 from typing import Literal
@@ -71,8 +72,6 @@ class FormatOptions(_Strict):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
-        import codecs
-
         try:
             codecs.lookup(value)
         except LookupError as exc:
