@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from timesheet_batch.errors import ConfigurationError
+from timesheet_batch.states import PRIORITY_QUEUES
 
 if TYPE_CHECKING:  # annotations only
     from sqlalchemy import Row
@@ -32,6 +33,9 @@ if TYPE_CHECKING:  # annotations only
 
 #: The package whose modules define the built-in kinds (imported on the first lookup).
 BUILTIN_KINDS_PACKAGE = "timesheet_batch.kinds"
+#: The longest hard time limit a kind may ask for: the broker redelivers an unacked message
+#: after twice this (``messaging/config.py``), so a longer task would run twice.
+MAX_TIME_LIMIT_S = 60 * 60
 #: What the sweeper does with a job whose message or worker was lost.
 REDISPATCH = "redispatch"  # publish it again (the kind is safe to run twice: outputs are replaced)
 FAIL = "fail"  # mark it FAILED with the reason (a kind that must never run twice)
@@ -102,7 +106,7 @@ class JobKind:
       batch window creates;
     - routing: ``queue`` (a fixed queue) or None (the job row's priority, from its vendor);
       ``message`` (the task's arguments);
-    - running: ``run`` (the work, given a claimed :class:`~timesheet_batch.jobs.runner.JobRun`),
+    - running: ``run`` (the work, given a claimed :class:`JobRun`),
       ``after_finish`` (what follows a finished job, e.g. a report's dependents),
       ``max_retries`` (None: ``TIMESHEET_MAX_RETRIES``), ``time_limit_s`` (the task's hard limit);
     - recovery: ``on_lost`` (:data:`REDISPATCH` or :data:`FAIL`), ``cancellable``, ``replayable``;
@@ -124,7 +128,7 @@ class JobKind:
     after_finish: Callable[[FarmContext, str, str, Publisher | None], list[str]] | None = None
     adhoc: Callable[[FarmContext, tuple, dict], str] | None = None
     max_retries: int | None = None
-    time_limit_s: int = 60 * 60
+    time_limit_s: int = MAX_TIME_LIMIT_S
     on_lost: str = REDISPATCH
     cancellable: bool = True
     replayable: bool = True
@@ -132,8 +136,17 @@ class JobKind:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stored_names", frozenset({self.name}) | self.stored_as)
+        problems = []
         if self.on_lost not in (REDISPATCH, FAIL):
-            raise ValueError(f"kind {self.name}: on_lost must be {REDISPATCH!r} or {FAIL!r}")
+            problems.append(f"on_lost must be {REDISPATCH!r} or {FAIL!r}")
+        if self.queue is not None and self.queue not in PRIORITY_QUEUES:
+            problems.append(f"queue must be one of {', '.join(PRIORITY_QUEUES)} (the queues workers consume)")
+        if not 10 <= self.time_limit_s <= MAX_TIME_LIMIT_S:
+            problems.append(f"time_limit_s must be 10..{MAX_TIME_LIMIT_S}")
+        if self.window is not None and self.discover is None:
+            problems.append("a kind with a window needs discover")
+        if problems:
+            raise ConfigurationError(f"job kind {self.name}: {'; '.join(problems)}")
 
     def validate(self, raw: Any) -> BaseModel:
         """The kind's parameters from untrusted input; ConfigurationError names every bad field."""

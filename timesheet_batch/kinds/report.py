@@ -24,6 +24,7 @@ from timesheet_batch.errors import ConfigurationError, TransientJobError
 from timesheet_batch.jobs import kinds, runner
 from timesheet_batch.jobs.kinds import JobKind, JobResult, JobRun, Submission
 from timesheet_batch.jobs.publisher import Publisher
+from timesheet_batch.pipeline import ChunkProgress
 from timesheet_batch.reports import dependencies, jobs
 from timesheet_batch.reports.content import build_report
 from timesheet_batch.reports.output import write_report
@@ -108,6 +109,7 @@ def run(job_run: JobRun) -> JobResult:
         raise ConfigurationError(f"report job {job.job_id} has no report_runs row")
     period = period_for(report_type(report_run.report_type), report_run.period_start)
     content = build_report(ctx, report_type=report_run.report_type, role=job.role, period=period)
+    job_run.on_chunk(ChunkProgress(0, 0, 0, final=True))  # a report cancelled by now writes nothing
     keys = write_report(ctx.storage, content, formats_of(ctx))
     log.info("report %s %s %s: %d record(s) -> %s", report_run.report_type, job.role, period.key,
              content.records, ", ".join(keys.values()))

@@ -10,14 +10,13 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
+from timesheet_batch.jobs.kinds import MAX_TIME_LIMIT_S
 from timesheet_batch.settings import Settings
 from timesheet_batch.states import PRIORITY_QUEUES
 
-#: Longest a job task may run before it is killed (a kind's ``time_limit_s``, 1 h by default);
-#: the broker must not redeliver sooner.
-JOB_TASK_HARD_LIMIT_S = 60 * 60
-#: Redis redelivers an unacked message after this long: above every hard time limit.
-VISIBILITY_TIMEOUT_S = 2 * JOB_TASK_HARD_LIMIT_S
+#: Redis redelivers an unacked message after this long: above every job task's hard time
+#: limit (a kind's ``time_limit_s`` is at most MAX_TIME_LIMIT_S).
+VISIBILITY_TIMEOUT_S = 2 * MAX_TIME_LIMIT_S
 #: Results must outlive a window (and the next one) for Flower and chord bookkeeping.
 RESULT_EXPIRES_S = 3 * 24 * 60 * 60
 
