@@ -17,7 +17,6 @@ from timesheet_batch.jobs import cancellation, dead_letter, queues
 from timesheet_batch.jobs.discovery import discover_window
 from timesheet_batch.jobs.submit import submit
 from timesheet_batch.reports.tree import build_tree, render_tree
-from timesheet_batch.sample_data import generate_sample_files
 from timesheet_batch.settings import get_settings
 from timesheet_batch.vendors import load_catalog
 
@@ -27,6 +26,9 @@ def business_date_or_today(args: argparse.Namespace):
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
+    # Deferred: the sample writer brings pyarrow and every format writer (~0.5 s to import).
+    from timesheet_batch.sample_data import generate_sample_files
+
     if args.files < 1 or args.records < 0 or not 0 <= args.bad_ratio <= 0.5:
         raise ConfigurationError("sample-data: --files ≥ 1, --records ≥ 0 and 0 ≤ --bad-ratio ≤ 0.5")
     ctx = get_context()

@@ -17,7 +17,6 @@ from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.errors import ConfigurationError, WaitFailedError
 from timesheet_batch.jobs.discovery import discover_window
-from timesheet_batch.sample_data import generate_sample_files
 from timesheet_batch.states import TERMINAL_JOB_STATES, BatchStatus
 from timesheet_batch.storage.layout import inbound_prefix
 
@@ -53,6 +52,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _write_sample(ctx: FarmContext, business_date) -> None:
+    # Deferred: the sample writer brings pyarrow and every format writer (~0.5 s to import).
+    from timesheet_batch.sample_data import generate_sample_files
+
     if next(iter(ctx.storage.list(inbound_prefix(business_date))), None) is not None:
         # Rewriting them would change their fingerprints and process the day again.
         print(f"sample: inbound files for {business_date} are already there", file=sys.stderr)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from timesheet_batch import pipeline
 from timesheet_batch.jobs.kinds import JobResult, JobRun
 from timesheet_batch.kinds.files import business_date_of, file_kind
-from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.states import JobType, Window
 from timesheet_batch.storage import layout
 
 
 def run(job_run: JobRun) -> JobResult:
     ctx, job = job_run.ctx, job_run.job
-    checkpoint = ChunkCheckpoint(ctx.storage, job_id=job.job_id, content=job.content_fingerprint,
+    checkpoint = pipeline.ChunkCheckpoint(ctx.storage, job_id=job.job_id, content=job.content_fingerprint,
                                  may_resume=job_run.may_resume)
     vendor = ctx.catalog.get(job.vendor_id or layout.parse_file_key(job.input_file_path).vendor_id)
     # Looked up on the module at run time, so a test plugin can wrap it in a worker process.

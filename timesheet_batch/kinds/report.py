@@ -26,8 +26,6 @@ from timesheet_batch.jobs.kinds import JobKind, JobResult, JobRun, Submission
 from timesheet_batch.jobs.publisher import Publisher
 from timesheet_batch.pipeline import ChunkProgress
 from timesheet_batch.reports import dependencies, jobs
-from timesheet_batch.reports.content import build_report
-from timesheet_batch.reports.output import write_report
 from timesheet_batch.reports.periods import ReportType, default_day, period_for, report_type
 from timesheet_batch.states import JobStatus, retries_exhausted
 
@@ -102,6 +100,11 @@ def adhoc(ctx: FarmContext, args: tuple, kwargs: dict) -> str:
 
 
 def run(job_run: JobRun) -> JobResult:
+    # Deferred: building a report brings pyarrow (~0.3 s to import); every command registers
+    # this kind at start and most never run it. Workers load it before the pool forks.
+    from timesheet_batch.reports.content import build_report
+    from timesheet_batch.reports.output import write_report
+
     ctx, job = job_run.ctx, job_run.job
     with session_scope(ctx.database_url) as session:
         report_run = jobs.get_run(session, job_id=job.job_id)

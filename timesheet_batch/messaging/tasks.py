@@ -10,6 +10,7 @@ permanent errors were already turned into FAILED by the runner. Job tasks always
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import os
 import sys
@@ -17,6 +18,7 @@ import sys
 from celery import Task, signals
 
 from timesheet_batch import kinds as builtin_kinds
+from timesheet_batch import pipeline
 from timesheet_batch.context import get_context
 from timesheet_batch.db.repository import QueuedJob
 from timesheet_batch.errors import ConfigurationError, TimesheetBatchError, TransientJobError
@@ -53,6 +55,11 @@ def _check_at_start() -> None:
 
 _check_at_start()
 publisher = CeleryPublisher(app)
+# Load the heavy stages (pyarrow, pandas, the formats) here, before the pool forks, so no pool
+# process pays for the import on its first job; the job layer itself loads them on first use.
+PRELOADED = (pipeline.process_inbound_file, pipeline.export_processed_file, pipeline.ChunkCheckpoint,
+             importlib.import_module("timesheet_batch.reports.content"),
+             importlib.import_module("timesheet_batch.reports.output"))
 
 
 def _backoff() -> Backoff:

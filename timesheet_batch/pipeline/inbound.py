@@ -37,6 +37,7 @@ from timesheet_batch.formats.csv_format import CsvWriter
 from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
 from timesheet_batch.pipeline.prefetch import ordered_map, prefetched
+from timesheet_batch.pipeline.progress import ChunkProgress
 from timesheet_batch.pipeline.records import CANONICAL_SCHEMA, REJECT_COLUMNS
 from timesheet_batch.pipeline.run_outputs import RunOutputs, input_size
 from timesheet_batch.pipeline.spool import ValidSpool
@@ -80,22 +81,6 @@ PROCESSED_PARQUET_OPTIONS = {
     "column_encoding": {"record_number": "DELTA_BINARY_PACKED"},
     "write_statistics": ["county_code", "work_date", "record_number"],
 }
-
-
-@dataclass(frozen=True)
-class ChunkProgress:
-    """Progress after one chunk: its 0-based index and running totals for the file.
-
-    One more call comes right before anything is published, repeating the last chunk's index
-    (0 for a file without records) with the final totals (cross-record rejects included), so
-    a job cancelled after its last chunk still publishes nothing.
-    """
-
-    chunk_index: int
-    records_read: int
-    records_rejected: int
-    #: True on the call right before publishing (not part of equality: the same progress).
-    final: bool = field(default=False, compare=False)
 
 
 @dataclass

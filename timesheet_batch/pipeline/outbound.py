@@ -21,8 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from timesheet_batch.formats import get_writer
-from timesheet_batch.pipeline.inbound import ChunkProgress, FileOutcome, is_small_input
+from timesheet_batch.pipeline.inbound import FileOutcome, is_small_input
 from timesheet_batch.pipeline.masking import mask_table
+from timesheet_batch.pipeline.progress import ChunkProgress
 from timesheet_batch.pipeline.run_outputs import RunOutputs, input_size
 from timesheet_batch.storage import layout
 from timesheet_batch.storage.base import Storage
