@@ -146,8 +146,10 @@ def test_dead_letter_replay_runs_a_dead_report_job_again(farm):
     with farm.worker(concurrency=1):
         assert wait_until(lambda: _report_status(farm, made["job_id"]) == "COMPLETED", timeout_s=60), \
             farm.worker_log()
+    assert json.loads(farm.cli("status", made["job_id"], "--json", check=True).stdout)["status"] == "COMPLETED"
     assert report_file.exists() and "Task timesheet_batch.generate_report[" in farm.worker_log()
 
 
 def _report_status(farm, job_id: str) -> str:
-    return json.loads(farm.cli("status", job_id, "--json", check=True).stdout)["status"]
+    with session_scope(farm.database_url) as session:
+        return session.scalars(select(BatchJob.status).where(BatchJob.job_id == job_id)).one()

@@ -4,10 +4,10 @@ It proves that a kind is one module plus one registry entry: the farm's own code
 nothing of it. Workers and commands load it through ``TIMESHEET_JOB_KINDS=tests.jobs.checksum_kind``.
 The digest goes to ``checksums/{key}.sha256``.
 
-Two knobs, read in the process that runs the job, let the tests hold a job up or fail it:
-``TSB_CHECKSUM_CHUNK_DELAY_S`` sleeps after each 64 KiB chunk (time to cancel it or kill its
-worker); while the file ``TSB_CHECKSUM_FAIL_WHILE`` names exists, a run fails with a
-transient error (the checksum store "is unreachable"), so retries run out and the job is DEAD.
+Two files in the folder ``TSB_CHECKSUM_CONTROL_DIR`` names, read when a job runs, let a test
+hold a job up or fail it while one worker keeps running: ``delay`` holds the seconds to sleep
+after each 64 KiB chunk (time to cancel it); while ``down`` exists, a run fails with a transient
+error (the checksum store "is unreachable"), so its retries run out and the job is DEAD.
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ def create(ctx: FarmContext, params: ChecksumParams) -> Submission:
 
 
 def run(job_run: JobRun) -> JobResult:
-    blocker = os.environ.get("TSB_CHECKSUM_FAIL_WHILE")
-    if blocker and Path(blocker).exists():
+    control = Path(os.environ.get("TSB_CHECKSUM_CONTROL_DIR", "/nonexistent"))
+    if (control / "down").exists():
         raise ConnectionError("checksum store unreachable")
-    delay_s = float(os.environ.get("TSB_CHECKSUM_CHUNK_DELAY_S", "0"))
+    delay_s = float((control / "delay").read_text()) if (control / "delay").exists() else 0.0
     key = job_run.job.input_file_path
     digest, size, index = hashlib.sha256(), 0, 0
     with job_run.ctx.storage.open_read(key) as stream:

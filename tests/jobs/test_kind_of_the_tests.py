@@ -10,8 +10,11 @@ import hashlib
 import json
 
 import redis
+from sqlalchemy import select
 
 from timesheet_batch.cli.local_workers import wait_until
+from timesheet_batch.db.engine import session_scope
+from timesheet_batch.db.models import BatchJob
 
 KIND_ENV = {
     "TIMESHEET_JOB_KINDS": "tests.jobs.checksum_kind",
@@ -33,11 +36,18 @@ def _submit(farm, key: str) -> str:
 
 
 def _job(farm, job_id: str) -> dict:
+    """The job as ``timesheet-batch status JOB --json`` shows it."""
     return json.loads(farm.cli("status", job_id, "--json", check=True).stdout)
 
 
+def _row(farm, job_id: str) -> BatchJob:
+    """The job's row, read directly: cheap enough to poll."""
+    with session_scope(farm.database_url) as session:
+        return session.scalars(select(BatchJob).where(BatchJob.job_id == job_id)).one()
+
+
 def _status(farm, job_id: str) -> str:
-    return _job(farm, job_id)["status"]
+    return _row(farm, job_id).status
 
 
 def test_a_kind_defined_in_the_tests_runs_through_the_whole_farm(farm, tmp_path):
@@ -65,40 +75,40 @@ def test_a_kind_defined_in_the_tests_runs_through_the_whole_farm(farm, tmp_path)
                       timeout_s=30, interval_s=1)
     assert broker.llen("low") == 1
 
-    # Submit → worker → status.
-    done = _submit(farm, "blobs/a.bin")
+    control = tmp_path / "checksum-control"
+    control.mkdir()
+    farm.env["TSB_CHECKSUM_CONTROL_DIR"] = str(control)
     with farm.worker(concurrency=1):
+        # Submit → worker → status.
+        done = _submit(farm, "blobs/a.bin")
         assert wait_until(lambda: _status(farm, done) == "COMPLETED" and _status(farm, lost) == "COMPLETED",
                           timeout_s=90), farm.worker_log()
-    job = _job(farm, done)
-    assert (job["report_type"], job["priority"], job["records_read"]) == ("CHECKSUM", "low", len(data))
-    digest = hashlib.sha256(data).hexdigest()
-    assert (farm.storage_root / job["output_file_path"]).read_text() == f"{digest}  blobs/a.bin\n"
-    assert job["output_file_path"] == "checksums/blobs/a.bin.sha256"
+        job = _job(farm, done)
+        assert (job["report_type"], job["priority"], job["records_read"]) == ("CHECKSUM", "low", len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        assert job["output_file_path"] == "checksums/blobs/a.bin.sha256"
+        assert (farm.storage_root / job["output_file_path"]).read_text() == f"{digest}  blobs/a.bin\n"
 
-    # Cancel while it runs: it stops at the next chunk and writes nothing.
-    farm.env["TSB_CHECKSUM_CHUNK_DELAY_S"] = "0.5"
-    slow = _submit(farm, "blobs/slow.bin")
-    with farm.worker(concurrency=1):
-        assert wait_until(lambda: _job(farm, slow)["chunks_done"] >= 1, timeout_s=60), farm.worker_log()
+        # Cancel while it runs: it stops at the next chunk and writes nothing.
+        (control / "delay").write_text("0.5")
+        slow = _submit(farm, "blobs/slow.bin")
+        assert wait_until(lambda: _row(farm, slow).chunks_done >= 1, timeout_s=60), farm.worker_log()
         assert "cancelled 1 job(s)" in farm.cli("cancel", slow, check=True).stdout
         assert wait_until(lambda: f"job {slow} CANCELLED" in farm.worker_log(), timeout_s=30), farm.worker_log()
-    assert _status(farm, slow) == "CANCELLED"
-    assert not (farm.storage_root / "checksums/blobs/slow.bin.sha256").exists()
-    del farm.env["TSB_CHECKSUM_CHUNK_DELAY_S"]
+        assert _job(farm, slow)["status"] == "CANCELLED"
+        assert not (farm.storage_root / "checksums/blobs/slow.bin.sha256").exists()
+        (control / "delay").unlink()
 
-    # A transient failure with no retries left: DEAD and parked; replayed once the cause is fixed.
-    blocker = tmp_path / "store-down"
-    blocker.write_text("down")
-    farm.env["TSB_CHECKSUM_FAIL_WHILE"] = str(blocker)
-    flaky = _submit(farm, "blobs/flaky.bin")
-    with farm.worker(concurrency=1):
+        # A transient failure with no retries left: DEAD and parked; replayed once the cause is fixed.
+        (control / "down").write_text("")
+        flaky = _submit(farm, "blobs/flaky.bin")
         assert wait_until(lambda: _status(farm, flaky) == "DEAD", timeout_s=60), farm.worker_log()
         listing = json.loads(farm.cli("dead-letter", "list", "--json", check=True).stdout)
         assert [(j["job_id"], j["kind"]) for j in listing["jobs"]] == [(flaky, "CHECKSUM")]
         assert listing["messages"] == 1 and "ConnectionError" in listing["jobs"][0]["errors"][0]
-        blocker.unlink()
+        (control / "down").unlink()
         assert "replayed 1 job(s)" in farm.cli("dead-letter", "replay", flaky, check=True).stdout
         assert wait_until(lambda: _status(farm, flaky) == "COMPLETED", timeout_s=60), farm.worker_log()
     assert json.loads(farm.cli("dead-letter", "list", "--json", check=True).stdout) == {"messages": 0, "jobs": []}
+    assert _job(farm, flaky)["status"] == "COMPLETED"
     assert (farm.storage_root / "checksums/blobs/flaky.bin.sha256").exists()

@@ -192,6 +192,10 @@ def register(kind: JobKind) -> JobKind:
     return kind
 
 
+#: Kind modules imported so far (the built-in package included).
+_loaded_modules: set[str] = set()
+
+
 def _builtins_loaded() -> None:
     # The built-in kinds register when their package is imported; the layers above import it
     # at start. A process that looks a kind up first (a test calling the sweeper) gets them
@@ -199,9 +203,6 @@ def _builtins_loaded() -> None:
     if BUILTIN_KINDS_PACKAGE not in _loaded_modules:
         _loaded_modules.add(BUILTIN_KINDS_PACKAGE)
         importlib.import_module(BUILTIN_KINDS_PACKAGE)
-
-
-_loaded_modules: set[str] = set()
 
 
 def load_modules(names: Iterable[str]) -> None:

@@ -15,6 +15,7 @@ from timesheet_batch.db.engine import session_scope
 from timesheet_batch.errors import ConfigurationError, TimesheetBatchError
 from timesheet_batch.jobs import kinds
 from timesheet_batch.jobs.kinds import JobKind, JobResult, JobRun, Submission
+from timesheet_batch.states import JobStatus
 from timesheet_batch.storage import layout
 from timesheet_batch.vendors import VendorCatalog
 
@@ -76,7 +77,7 @@ def create_file_job(ctx: FarmContext, params: FileParams) -> Submission:
     with session_scope(ctx.database_url) as session:
         row = repo.add_adhoc_job(session, job=new_job, business_date=parsed.business_date)
         queued = repo.QueuedJob(row.job_id, key, row.priority or "low", row.report_type)
-        return Submission(row.job_id, publish=row.status == "QUEUED", queued=queued)
+        return Submission(row.job_id, publish=row.status == JobStatus.QUEUED, queued=queued)
 
 
 def adhoc_file_job(ctx: FarmContext, args: tuple, kwargs: dict) -> str:

@@ -143,7 +143,10 @@ def fire_after_batch(ctx: FarmContext, *, batch_id: str, publish: Callable[[str]
 
 
 class _CallbackPublisher:
-    """Publishes report jobs by handing their ids to a callback (``run_report``'s ``publish``)."""
+    """Publishes report jobs by handing their ids to a callback (``run_report``'s ``publish``).
+
+    Only ``publish`` is there: a report's ``after_finish`` is all that uses the publisher here.
+    """
 
     def __init__(self, publish: Callable[[str], None]):
         self._publish = publish

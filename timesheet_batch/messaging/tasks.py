@@ -71,7 +71,8 @@ def _worker_id(task: Task) -> str:
 
 
 def _queued(kind: JobKind, job_id: str, args: tuple, kwargs: dict) -> QueuedJob:
-    """The job as its messages describe it (for a retry with its id, or the dead-letter queue)."""
+    """The job as its messages describe it, for a retry with its id or the dead-letter queue
+    (neither needs its queue: a retry keeps the delivery's, a parked message goes to ``dead``)."""
     key = args[0] if args else kwargs.get("key")
     return QueuedJob(job_id, key, kind.queue or "", kind.name)
 
