@@ -53,3 +53,23 @@ def test_quick_farm_benchmarks_run_and_write_json(tmp_path: Path):
     assert seed["morning"]["status"] == "COMPLETED" and seed["morning"]["files"] == seed["files"]
     assert volume["morning"]["records_read"] == volume["files"] * volume["records_per_file"]
     assert all(entry["status"] == "COMPLETED" for entry in json.loads((tmp_path / "scaling.json").read_text())["runs"])
+
+
+def test_tiny_soak_runs_and_writes_json(tmp_path: Path):
+    """One business date (morning and nightly, the bad files too), no kills (a killed file waits out its
+    30 s lease); after the farm cases, with a Redis database picked as they pick theirs (never 9)."""
+    out = tmp_path / "soak.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "soak", "--minutes", "0", "--files", "12", "--records", "20",
+         "--kill-every-s", "0", "--broker-db", "auto", "--result-db", "same", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=150,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert {"case", "date", "nproc", "load_average", "windows", "samples", "analysis", "totals"} <= set(result)
+    assert result["case"] == "soak" and result["stopped_by"] is None and "soak" in completed.stdout
+    morning, nightly = result["windows"]
+    assert (morning["window"], nightly["window"]) == ("morning", "nightly")
+    assert morning["completed"] == 12 and morning["failed"] == morning["bad_files"]
+    assert nightly["completed"] == 12 and result["totals"]["wrong_states"] == 0
+    assert len(result["samples"]) == 3 and result["analysis"]

@@ -10,8 +10,17 @@ binary is on PATH, ``helm lint`` / ``helm template`` run too.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import tomllib
+import urllib.error
+import urllib.request
+from base64 import b64encode
 from pathlib import Path
 
 import pytest
@@ -107,10 +116,66 @@ def test_compose_worker_command_and_shutdown(compose):
     assert grace and int(grace.group(1)) >= 60
 
 
-def test_compose_flower_on_loopback(compose):
+# ---- Flower: only behind its login, in every deployment -------------------------------------
+
+FLOWER_ARGV = ["celery", "-A", "timesheet_batch", "flower", "--address=0.0.0.0", "--port=5555"]
+BAD_LOGINS = [None, "", "admin", ":secret", "admin:", "   "]
+
+
+def _guarded(command: list[str]) -> tuple[str, list[str]]:
+    """(the guard script, the command it runs) of ``sh -c SCRIPT NAME ARGV...``."""
+    assert command[:2] == ["sh", "-c"] and command[3] == "flower", command
+    return command[2], command[4:]
+
+
+def _run_guard(script: str, argv: list[str], tmp_path: Path,
+               login: str | None) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the guard as the container would, with a stand-in ``celery`` that records how it was called."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    record = tmp_path / "celery-called"
+    record.unlink(missing_ok=True)
+    fake = bin_dir / "celery"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" "auth=$FLOWER_BASIC_AUTH" > {record}\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    if login is not None:
+        env["FLOWER_BASIC_AUTH"] = login
+    proc = subprocess.run(["sh", "-c", script, "flower", *argv], env=env, capture_output=True, text=True, timeout=30)
+    return proc, record.read_text() if record.exists() else ""
+
+
+def _check_guard(script: str, argv: list[str], tmp_path: Path) -> None:
+    for login in BAD_LOGINS:
+        proc, called = _run_guard(script, argv, tmp_path, login)
+        assert proc.returncode == 2 and called == "", (login, proc)
+        assert "FLOWER_BASIC_AUTH must be user:password" in proc.stderr
+    for login in ("admin:s3cret", "admin:s3cret,ops:other"):
+        proc, called = _run_guard(script, argv, tmp_path, login)
+        assert proc.returncode == 0, proc.stderr
+        # Flower reads its login from the environment; the command line (``ps``) never holds it.
+        assert called.splitlines() == [" ".join(argv[1:]), f"auth={login}"]
+        assert all(login not in part for part in argv)
+
+
+def test_compose_flower_runs_only_behind_its_login_on_loopback(compose, tmp_path):
     flower = compose["services"]["flower"]
-    assert _command(flower) == ["celery", "-A", "timesheet_batch", "flower", "--port=5555"]
+    script, argv = _guarded(_command(flower))
+    assert argv == FLOWER_ARGV
     assert flower["ports"] == ["127.0.0.1:5555:5555"]
+    env = flower["environment"]
+    # Required and not empty (``:?``): compose refuses to start anything without it.
+    assert env["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    with pytest.raises(KeyError):
+        _interpolate(env["FLOWER_BASIC_AUTH"])
+    assert _interpolate(env["FLOWER_BASIC_AUTH"], {"FLOWER_BASIC_AUTH": "admin:pw"}) == "admin:pw"
+    # Its own environment keeps every setting the other containers get.
+    assert {k: v for k, v in env.items() if k != "FLOWER_BASIC_AUTH"} == compose["services"]["worker"]["environment"]
+    assert not any("UNAUTHENTICATED" in name for name in env)
+    for service in compose["services"].values():
+        if "command" in service:
+            assert not any(re.match(r"--basic[-_]auth", part) for part in _command(service))
+    _check_guard(script.replace("$$", "$"), argv, tmp_path)  # compose writes a literal $ as $$
 
 
 def test_compose_migrations_run_first(compose):
@@ -429,12 +494,90 @@ def test_migrate_job_is_a_pre_install_pre_upgrade_hook():
     assert int(config["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
 
 
-def test_flower_deployment_and_service():
+def _helm_flower_command(values: dict) -> list[str]:
+    """The Flower container's command with its two values put in, as helm would render them."""
+    text = (TEMPLATES / "flower.yaml").read_text(encoding="utf-8")
+    text = text.replace('{{ required "flower.address is required" .Values.flower.address }}', values["address"])
+    text = text.replace("{{ .Values.flower.port }}", str(values["port"]))
+    assert not values["extraArgs"]
+    extra_args = r"\n *\{\{- range \.Values\.flower\.extraArgs \}\}\n *- \{\{ \. \| quote \}\}\n *\{\{- end \}\}"
+    text, found = re.subn(extra_args, "", text)
+    assert found == 1
+    return _container(yaml.safe_load_all(_strip_template(text)).__next__())["command"]
+
+
+def test_flower_deployment_and_service(values, tmp_path):
     container = _container(_one("flower.yaml", "Deployment"))
-    assert container["command"][:4] == ["celery", "-A", "timesheet_batch", "flower"]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthcheck"
+    script, argv = _guarded(container["command"])
+    assert argv == ["celery", "-A", "timesheet_batch", "flower", "--address=X", "--port=X", "X"]  # X: extraArgs
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthcheck"  # the one page without a login
     assert _one("flower.yaml", "Service")["spec"]["ports"][0]["targetPort"] == "http"
     assert (CHART / "values.yaml").read_text(encoding="utf-8").count("port: 5555") == 2
+    # The login comes from a Secret; without a key to read it from, the chart does not render.
+    [auth] = [e for e in container["env"] if isinstance(e, dict) and e.get("name") == "FLOWER_BASIC_AUTH"]
+    assert set(auth["valueFrom"]["secretKeyRef"]) == {"name", "key"}  # not optional: no key, no pod
+    text = (TEMPLATES / "flower.yaml").read_text(encoding="utf-8")
+    assert 'required "flower.basicAuth.secretKey is required' in text
+    assert "{{ default .Values.secret.name .Values.flower.basicAuth.secretName }}" in text
+    assert re.search(r'fail \(printf "flower\.extraArgs: %s is set by the chart', text)
+    assert values["flower"]["basicAuth"]["secretKey"] and values["flower"]["address"] == "0.0.0.0"
+    assert not any(re.match(r"--(basic[-_]auth|address)", arg) for arg in values["flower"]["extraArgs"])
+    # The same guard as compose's, and it behaves the same.
+    compose_script, _ = _guarded(_command(_load(DOCKER / "compose.yaml")["services"]["flower"]))
+    assert script == compose_script.replace("$$", "$")
+    rendered = _helm_flower_command(values["flower"])
+    assert _guarded(rendered)[1] == FLOWER_ARGV
+    _check_guard(script, _guarded(rendered)[1], tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _status(url: str, login: str | None = None) -> int:
+    request = urllib.request.Request(url)
+    if login is not None:
+        request.add_header("Authorization", "Basic " + b64encode(login.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_shipped_flower_command_serves_nothing_without_the_login(values, tmp_path):
+    """The chart's command, run for real (Flower on the embedded broker, on loopback here)."""
+    port = _free_port()
+    command = _helm_flower_command(values["flower"] | {"address": "127.0.0.1", "port": port})
+    celery = shutil.which("celery", path=os.path.dirname(sys.executable)) or shutil.which("celery")
+    command[command.index("celery")] = celery
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIMESHEET_", "FLOWER_"))}
+    env |= {"TIMESHEET_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
+    # Without a login it does not start at all (rather than serve an open dashboard).
+    refused = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "FLOWER_BASIC_AUTH must be user:password" in refused.stderr
+    env["FLOWER_BASIC_AUTH"] = "admin:s3cret"
+    proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if _status(f"{base}/healthcheck") == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "Flower did not start"
+            time.sleep(0.3)
+        for page in ("/", "/tasks", "/workers", "/api/workers", "/api/tasks"):
+            assert _status(base + page) == 401, page
+            assert _status(base + page, "admin:wrong") == 401, page
+        assert _status(base + "/", "admin:s3cret") == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_keda_scaled_object_per_pool_only_when_enabled():

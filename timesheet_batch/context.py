@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.settings import Settings, get_settings
 from timesheet_batch.storage import Storage, open_storage
 from timesheet_batch.vendors import VendorCatalog, load_catalog
+from timesheet_batch.vendors.profile import role_problem
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,35 @@ def get_context() -> FarmContext:
     context = _contexts.get(pid)
     if context is None:
         settings = get_settings()
-        if settings.storage_url is None:  # the embedded default: ours to create
-            (settings.data_path / "storage").mkdir(parents=True, exist_ok=True)
+        catalog = load_catalog(settings.effective_vendors_file)
+        check_report_roles(settings, catalog)
         context = FarmContext(
             settings=settings,
-            catalog=load_catalog(settings.effective_vendors_file),
+            catalog=catalog,
             storage=open_storage(settings.effective_storage_url, s3_endpoint_url=settings.s3_endpoint_url),
         )
         _contexts[pid] = context
     return context
+
+
+def ensure_embedded_storage(settings: Settings) -> None:
+    """Create the embedded default's storage folder (ours to create) before work that writes;
+    commands that only look never create it."""
+    if settings.storage_url is None:
+        (settings.data_path / "storage").mkdir(parents=True, exist_ok=True)
+
+
+def check_report_roles(settings: Settings, catalog: VendorCatalog) -> None:
+    """Every role of ``TIMESHEET_REPORT_ROLES`` is a role of the vendor file, as spelled there;
+    else ConfigurationError naming the variable (the settings alone cannot know the roles).
+
+    Only a value the operator set is checked: the default (SUPERVISOR) must not stop every
+    command of a farm whose own vendor file has other roles (its reports name the role then)."""
+    if "report_roles" not in settings.model_fields_set:
+        return
+    problems = [problem for role in settings.report_role_names if (problem := role_problem(role, catalog.roles))]
+    if problems:
+        raise ConfigurationError("bad setting: TIMESHEET_REPORT_ROLES: " + "; ".join(problems))
 
 
 def get_catalog() -> VendorCatalog:

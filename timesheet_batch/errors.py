@@ -45,11 +45,16 @@ class ConfigurationError(TimesheetBatchError):
 
 
 class VendorProfileError(ConfigurationError):
-    """A vendor file does not validate; ``problems`` lists (vendor, field, message)."""
+    """A vendor file does not validate; ``problems`` lists (subject, field, message), the subject
+    being ``vendor 'ACME'``, ``vendor #3 (no id)``, ``role 'SUPERVISOR'`` or ``file``."""
 
     def __init__(self, message: str, problems: list[tuple[str, str, str]] | None = None):
         super().__init__(message)
         self.problems = problems or []
+
+
+class SchemaNotCurrentError(ConfigurationError):
+    """The database schema is not at the revision this code needs (migrations are their own step)."""
 
 
 class ServiceUnavailableError(TimesheetBatchError):
@@ -127,6 +132,17 @@ class TransientJobError(TimesheetBatchError):
         super().__init__(f"{type(cause).__name__}: {cause}"[:500])
         self.held = held
         self.cause = cause
+
+
+class JobNotCompletedError(TimesheetBatchError):
+    """A job task's job ended FAILED or DEAD (its row says why): raised by the task after the
+    row is written, so Celery records the task as a FAILURE (red in Flower) instead of a
+    SUCCESS. Job tasks declare it expected: one log line, no traceback, and no retry."""
+
+    @classmethod
+    def of(cls, job_id: str, status: str, reason: str | None) -> JobNotCompletedError:
+        # One string argument: Celery rebuilds a stored exception from its args.
+        return cls(f"job {job_id} {status}: {reason or 'no reason recorded'}"[:500])
 
 
 class WaitFailedError(TimesheetBatchError):

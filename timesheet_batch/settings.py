@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=3, ge=0, le=50)
     masking_key: SecretStr = SecretStr(DEV_MASKING_KEY)
     service_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    #: How long a command that watches the farm (``run``, ``report --enqueue``) rides through a
+    #: broker or database outage before it gives up with exit 3.
+    outage_tolerance_s: float = Field(default=300.0, ge=0, le=86400)
     lease_s: float = Field(default=30.0, ge=3, le=3600)
     sweep_interval_s: float = Field(default=30.0, ge=1, le=3600)
     lost_after_s: float = Field(default=60.0, ge=1, le=86400)
@@ -70,6 +73,11 @@ class Settings(BaseSettings):
     #: More job kinds: comma-separated modules that each register one (``jobs.kinds``), imported
     #: by every worker and command at start.
     job_kinds: str = Field(default="", pattern=r"^\s*([A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*)?\s*$")
+    #: Retention (``timesheet-batch purge``, ``jobs/retention.py``): finished batches and jobs
+    #: older than this many days go, with their rows and work files.
+    retention_days: int = Field(default=90, ge=1, le=36_500)
+    #: Beat's ``purge`` entry (five-field cron, validated by messaging/beat.py); unset: off.
+    purge_cron: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -104,6 +112,12 @@ class Settings(BaseSettings):
         return self
 
     # Derived values: the single place where defaults are computed.
+
+    @property
+    def report_role_names(self) -> list[str]:
+        """``TIMESHEET_REPORT_ROLES`` as a list; each must be a role of the vendor file, as spelled
+        there (checked with the vendor file, by ``context.check_report_roles``)."""
+        return [role.strip() for role in self.report_roles.split(",") if role.strip()]
 
     @property
     def job_kind_modules(self) -> list[str]:

@@ -9,13 +9,15 @@ import sys
 
 from timesheet_batch.cli import broker, render
 from timesheet_batch.cli.preflight import apply_migrations, preflight
-from timesheet_batch.context import get_context
+from timesheet_batch.context import ensure_embedded_storage, get_context
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import check_database, session_scope
+from timesheet_batch.db.migrate import current_revision
 from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.jobs import cancellation, dead_letter, queues
 from timesheet_batch.jobs.discovery import discover_window
 from timesheet_batch.jobs.submit import submit
+from timesheet_batch.logsafe import safe
 from timesheet_batch.reports.tree import build_tree, render_tree
 from timesheet_batch.settings import get_settings
 from timesheet_batch.vendors import load_catalog
@@ -32,6 +34,7 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     if args.files < 1 or args.records < 0 or not 0 <= args.bad_ratio <= 0.5:
         raise ConfigurationError("sample-data: --files ≥ 1, --records ≥ 0 and 0 ≤ --bad-ratio ≤ 0.5")
     ctx = get_context()
+    ensure_embedded_storage(ctx.settings)
     ctx.storage.check()
     files = generate_sample_files(
         ctx.storage,
@@ -81,7 +84,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     ctx = get_context()
-    preflight(ctx, broker=False)
+    preflight(ctx, broker=False, migrate=False)
     with session_scope(ctx.database_url) as session:
         if not args.id:
             batches = repo.latest_batches(session, limit=10)
@@ -108,7 +111,7 @@ def _print_dependents(session, root_id: str) -> None:
 
 def cmd_queue_status(args: argparse.Namespace) -> int:
     ctx = get_context()
-    preflight(ctx)
+    preflight(ctx, migrate=False)
     depths = queues.queue_depths(ctx, broker.publisher())
     if args.json:
         print(json.dumps(depths, indent=2))
@@ -119,7 +122,7 @@ def cmd_queue_status(args: argparse.Namespace) -> int:
 
 def cmd_vendors_check(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.file)
-    print(f"{args.file}: OK, {len(catalog.vendors)} vendor(s), {len(catalog.roles)} role(s)")
+    print(f"{safe(args.file)}: OK, {len(catalog.vendors)} vendor(s), {len(catalog.roles)} role(s)")
     for vendor in catalog.vendors:
         print(f"  {vendor.id:<16} {vendor.priority:<6} {vendor.input.format:>11} -> {vendor.output.format:<11} "
               f"role {vendor.role}")
@@ -128,9 +131,15 @@ def cmd_vendors_check(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = get_settings()  # the database alone: no storage, broker or vendor file needed
-    check_database(settings.effective_database_url, timeout_s=settings.service_timeout_s)
-    apply_migrations(settings.effective_database_url)
-    print("database schema is up to date")
+    url = settings.effective_database_url
+    check_database(url, timeout_s=settings.service_timeout_s)
+    before = current_revision(url)
+    apply_migrations(url)
+    after = current_revision(url)
+    if before == after:
+        print(f"database schema already at {after}: nothing to do")
+    else:
+        print(f"database schema upgraded from {before or '(empty)'} to {after}")
     return 0
 
 
@@ -144,7 +153,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_dead_letter_list(args: argparse.Namespace) -> int:
     ctx = get_context()
-    preflight(ctx)
+    preflight(ctx, migrate=False)
     dead = dead_letter.list_dead(ctx)
     parked = broker.publisher().dead_queue_depth()
     if args.json:
@@ -152,9 +161,9 @@ def cmd_dead_letter_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(dead)} DEAD job(s), {parked} message(s) in the dead-letter queue")
     for job in dead:
-        print(f"  {job.job_id}  {job.kind}  {job.input_file_path or ''}  attempts {job.attempts}")
+        print(f"  {job.job_id}  {job.kind}  {safe(job.input_file_path or '')}  attempts {job.attempts}")
         for line in job.errors:
-            print(f"      {line}")
+            print(f"      {safe(line)}")
     return 0
 
 

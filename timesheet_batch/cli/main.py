@@ -12,9 +12,10 @@ import logging
 import os
 import sys
 
-from timesheet_batch.cli import commands, report_command, run_command
+from timesheet_batch.cli import commands, purge_command, report_command, run_command
 from timesheet_batch.cli.dates import parse_date as _date
 from timesheet_batch.errors import TimesheetBatchError
+from timesheet_batch.logsafe import safe_lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="apply migrations (run before starting workers)")
     upgrade.set_defaults(handler=commands.cmd_db_upgrade)
     report_command.register(sub)
+    purge_command.register(sub)
     return parser
 
 
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except TimesheetBatchError as exc:
-        print(f"timesheet-batch: {exc}", file=sys.stderr)
+        print(f"timesheet-batch: {safe_lines(exc)}", file=sys.stderr)  # no user input forges a line
         return exc.exit_code
     except KeyboardInterrupt:
         print("timesheet-batch: interrupted", file=sys.stderr)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from timesheet_batch.db.models import Batch, BatchJob
+from timesheet_batch.logsafe import safe
 
 _BATCH_FIELDS = (
     "id", "correlation_id", "window", "business_date", "status", "total_files", "files_completed",
@@ -63,9 +64,9 @@ def batch_detail(batch: Batch, jobs: Sequence[BatchJob], *, as_json: bool) -> in
           f"rejected {batch.records_rejected:,}")
     for job in jobs:
         progress = f"{job.records_read or 0:>8,} read"
-        line = f"  {job.job_id}  {job.priority or '-':<6} {job.status:<10} {progress}  {job.input_file_path}"
+        line = f"  {job.job_id}  {job.priority or '-':<6} {job.status:<10} {progress}  {safe(job.input_file_path)}"
         if job.error_message:
-            line += f"\n      reason: {job.error_message}"
+            line += f"\n      reason: {safe(job.error_message)}"
         print(line)
     return 0
 
@@ -76,7 +77,7 @@ def job_detail(job: BatchJob, *, as_json: bool) -> int:
         print(json.dumps(data, indent=2))
     else:
         for key, value in data.items():
-            print(f"{key:>18}: {value}")
+            print(f"{key:>18}: {safe(value)}")  # keys and errors come from outside
     return 0
 
 

@@ -20,8 +20,9 @@ from timesheet_batch.context import FarmContext, get_context
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.errors import ConfigurationError, WaitFailedError
+from timesheet_batch.jobs.outage import OutageRider
 from timesheet_batch.kinds import report as report_kind
-from timesheet_batch.reports.jobs import report_roles
+from timesheet_batch.reports.jobs import check_role, report_roles
 from timesheet_batch.reports.periods import ReportType
 from timesheet_batch.reports.tree import build_tree, render_tree
 from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus
@@ -32,7 +33,8 @@ def register(sub) -> None:
     report = sub.add_parser("report", help="generate one report now (ad hoc)")
     report.add_argument("--type", required=True, choices=[t.value for t in ReportType], dest="report_type")
     report.add_argument("--date", type=parse_date, help="a day inside the period (default: yesterday)")
-    report.add_argument("--role", help="role to mask for (default: the first of TIMESHEET_REPORT_ROLES)")
+    report.add_argument("--role", help="role to mask for: one of the vendor file's roles, spelled as there "
+                                       "(default: the first of TIMESHEET_REPORT_ROLES)")
     report.add_argument("--enqueue", action="store_true", help="run it on the workers and wait")
     report.add_argument("--timeout", type=float, default=600, metavar="S", help="with --enqueue: wait S seconds")
     report.add_argument("--json", action="store_true")
@@ -46,6 +48,8 @@ def register(sub) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     ctx = get_context()
+    if args.role is not None:  # a user's mistake, named before any service is asked
+        check_role(args.role, ctx.catalog.roles, what="--role")
     preflight(ctx, broker=args.enqueue)
     role = args.role or report_roles(ctx.settings)[0]
     ref = report_kind.request_report(ctx, report_type_name=args.report_type, role=role, day=args.date)
@@ -68,16 +72,28 @@ def _run_here(ctx: FarmContext, job_id: str) -> None:
 
 
 def _wait(ctx: FarmContext, job_id: str, timeout_s: float) -> None:
+    """Until the job is finished; through a database outage of up to TIMESHEET_OUTAGE_TOLERANCE_S."""
+    rider = OutageRider(ctx.settings.outage_tolerance_s)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with session_scope(ctx.database_url) as session:
-            if repo.get_job(session, job_id=job_id).status in TERMINAL_JOB_STATES:
-                return
+        if rider.call(lambda: _job_status(ctx, job_id), what="watching the report job (database)") \
+                in TERMINAL_JOB_STATES:
+            return
         time.sleep(0.2)
     raise WaitFailedError(f"report job {job_id} did not finish within {timeout_s:.0f}s (are workers running?)")
 
 
+def _job_status(ctx: FarmContext, job_id: str) -> str:
+    with session_scope(ctx.database_url) as session:
+        return repo.get_job(session, job_id=job_id).status
+
+
 def _print_job(ctx: FarmContext, job_id: str, *, as_json: bool) -> int:
+    return OutageRider(ctx.settings.outage_tolerance_s).call(
+        lambda: _show_job(ctx, job_id, as_json=as_json), what="reading the report job (database)")
+
+
+def _show_job(ctx: FarmContext, job_id: str, *, as_json: bool) -> int:
     with session_scope(ctx.database_url) as session:
         job = repo.get_job(session, job_id=job_id)
         data = {"job_id": job.job_id, "report_type": job.report_type, "role": job.role, "status": job.status,
@@ -93,7 +109,7 @@ def _print_job(ctx: FarmContext, job_id: str, *, as_json: bool) -> int:
 
 def cmd_tree(args: argparse.Namespace) -> int:
     ctx = get_context()
-    preflight(ctx, broker=False)
+    preflight(ctx, broker=False, migrate=False)
     with session_scope(ctx.database_url) as session:
         root = build_tree(session, root_id=args.id)
         if root is None:

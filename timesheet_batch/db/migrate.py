@@ -9,8 +9,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from timesheet_batch.db.engine import _normalise, get_engine
+from timesheet_batch.errors import SchemaNotCurrentError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -31,3 +34,27 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     with get_engine(url).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def head_revision() -> str:
+    """The revision this code expects."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(url: str) -> str | None:
+    """The schema's revision at ``url`` (None: an empty database). An embedded SQLite file that
+    does not exist yet is not created by asking."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_current_schema(url: str) -> None:
+    """SchemaNotCurrentError unless the schema is at this code's head: a worker or a read-only
+    command never migrates (``timesheet-batch db upgrade`` is its own step)."""
+    current, head = current_revision(url), head_revision()
+    if current != head:
+        found = f"at revision {current}" if current else "empty"
+        raise SchemaNotCurrentError(
+            f"the database schema is {found}, this version needs {head}: run `timesheet-batch db upgrade`")

@@ -160,14 +160,28 @@ def _job_values(batch: Batch | None, job: NewJob, now: dt.datetime) -> dict:
     }
 
 
-def add_adhoc_job(session: Session, *, job: NewJob, business_date: dt.date) -> BatchJob:
-    """A job outside any batch (``celery call`` of one file)."""
+def add_adhoc_job(session: Session, *, job: NewJob, business_date: dt.date, job_id: str | None = None) -> BatchJob:
+    """A job outside any batch (``celery call`` of one file); ``job_id``: the message's task id,
+    so the id ``celery call`` printed is the one ``status`` looks up."""
     row = BatchJob(**_job_values(None, job, utc_now()))
+    if job_id is not None:
+        row.job_id = job_id
     row.business_date = business_date
     row.correlation_id = f"adhoc-{business_date.isoformat()}"
     session.add(row)
     session.flush()
     return row
+
+
+def add_refused_job(session: Session, *, job_id: str, job_type: str, input_key: str | None, reason: str,
+                    business_date: dt.date) -> BatchJob:
+    """A FAILED job for a message refused before it became a job (an unsafe key, bad parameters),
+    under the message's task id: nothing is acked without a row saying what happened."""
+    existing = get_job(session, job_id=job_id)
+    if existing is not None:  # a redelivered copy of the same refused message
+        return existing
+    failed = NewJob(job_type, input_key, None, "low", None, None, failed_reason=reason[:2000])
+    return add_adhoc_job(session, job=failed, business_date=business_date, job_id=job_id)
 
 
 def get_job(session: Session, *, job_id: str) -> BatchJob | None:

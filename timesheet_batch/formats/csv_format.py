@@ -93,7 +93,15 @@ def _peek_header(stream: BinaryIO, encoding: str, delimiter: str) -> tuple[bytes
         return prefix, [], 0  # an empty file
     if "\x00" in line:
         raise UnreadableFileError("the header holds NUL bytes: binary data, not a CSV file")
-    names = next(csv.reader([line], delimiter=delimiter))
+    try:
+        names = next(csv.reader([line], delimiter=delimiter))
+    except csv.Error:
+        # Found by fuzzing (issue #12): a bare CR in the header line (b"a\rb\n") made the
+        # csv module raise _csv.Error, an "internal error" instead of a reason. Its messages
+        # hold no data, but a fixed text is safer.
+        raise UnreadableFileError(
+            "the header line cannot be parsed as CSV (a bare carriage return, or a name over 128 kB)"
+        ) from None
     if any(not name.strip() for name in names) or len(set(names)) != len(names):
         raise UnreadableFileError("the header has empty or repeated column names")
     if not (newline and rest.strip()):
@@ -171,6 +179,13 @@ class CsvReader:
                     strings_can_be_null=False,
                 ),
             )
+            if reader.schema.names != names:
+                # Found by fuzzing (issue #12): a quoted line break in the header
+                # (b'"E\nMP",B\n1,2\n') makes pyarrow read other names than the peeked line,
+                # so column_types missed them and they were type-inferred: "00123" became 123.
+                raise UnreadableFileError(
+                    "the header has a quoted line break or quoting pyarrow reads differently"
+                )
             for table in _rechunk(reader, chunk_size):
                 numbers = np.arange(next_number, next_number + table.num_rows, dtype=np.int64)
                 next_number += table.num_rows

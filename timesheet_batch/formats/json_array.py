@@ -124,6 +124,10 @@ class ArraySplitter:
                 return False
 
     def _separators(self) -> np.ndarray:
+        if not self._seps:
+            # Found by fuzzing (issue #12): text read so far ending at "[" (b"[") scans no
+            # block, and np.concatenate([]) raised ValueError instead of a truncated-array error.
+            self._seps = [np.zeros(0, dtype=np.intp)]
         seps = np.concatenate(self._seps) if len(self._seps) != 1 else self._seps[0]
         self._seps = [seps]
         return seps

@@ -209,14 +209,33 @@ def records_to_table(records: list[dict], known: dict[str, None], numbers: np.nd
     # Iterating a dict yields its keys: the union in first-seen order, in one C-level pass.
     known.update(dict.fromkeys(itertools.chain.from_iterable(records)))
     arrays = []
-    for name in known:
-        values = [record.get(name) for record in records]
+    try:
+        for name in known:
+            values = [record.get(name) for record in records]
+            try:
+                arrays.append(pa.array(values, pa.string()))
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                arrays.append(pa.array([as_text(v) for v in values], pa.string()))
+        arrays.append(pa.array(numbers, pa.int64()))
+        return pa.Table.from_arrays(arrays, names=[*known, RECORD_NUMBER])
+    except UnicodeEncodeError:
+        # Found by fuzzing (issue #12): JSON's decoder accepts an escaped lone surrogate
+        # ({"ID": "\ud800"}, e.g. an emoji cut in half), which no UTF-8 string can hold: it was
+        # a UnicodeEncodeError, an "internal error". Refused like any text that is not Unicode.
+        raise UnreadableFileError(
+            f"record number {_lone_surrogate_at(records, numbers)} holds a lone surrogate escape "
+            "(\\ud800-\\udfff): not valid Unicode"
+        ) from None
+
+
+def _lone_surrogate_at(records: list[dict], numbers: np.ndarray) -> int:
+    """The record number of the first record that cannot be UTF-8 (only looked for on error)."""
+    for record, number in zip(records, numbers, strict=True):
         try:
-            arrays.append(pa.array(values, pa.string()))
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            arrays.append(pa.array([as_text(v) for v in values], pa.string()))
-    arrays.append(pa.array(numbers, pa.int64()))
-    return pa.Table.from_arrays(arrays, names=[*known, RECORD_NUMBER])
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return int(number)
+    return int(numbers[0])
 
 
 #: Keeps number text as written (``8.50`` stays ``8.50``), never a float.

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from timesheet_batch.errors import ConfigurationError
+from timesheet_batch.logsafe import safe
 from timesheet_batch.states import PRIORITY_QUEUES
 
 if TYPE_CHECKING:  # annotations only
@@ -111,7 +112,8 @@ class JobKind:
       ``max_retries`` (None: ``TIMESHEET_MAX_RETRIES``), ``time_limit_s`` (the task's hard limit);
     - recovery: ``on_lost`` (:data:`REDISPATCH` or :data:`FAIL`), ``cancellable``, ``replayable``;
     - ad hoc messages: ``adhoc`` turns a message without a job id (``celery call``, beat) into
-      one, or None when the kind only runs submitted jobs.
+      one (given the message's task id, which a job it creates takes as its id), or None when
+      the kind only runs submitted jobs.
     """
 
     name: str
@@ -126,7 +128,7 @@ class JobKind:
     window: str | None = None
     discover: Callable[[FarmContext, dt.date], list[NewJob]] | None = None
     after_finish: Callable[[FarmContext, str, str, Publisher | None], list[str]] | None = None
-    adhoc: Callable[[FarmContext, tuple, dict], str] | None = None
+    adhoc: Callable[[FarmContext, tuple, dict, str], str] | None = None
     max_retries: int | None = None
     time_limit_s: int = MAX_TIME_LIMIT_S
     on_lost: str = REDISPATCH
@@ -148,14 +150,17 @@ class JobKind:
         if problems:
             raise ConfigurationError(f"job kind {self.name}: {'; '.join(problems)}")
 
-    def validate(self, raw: Any) -> BaseModel:
-        """The kind's parameters from untrusted input; ConfigurationError names every bad field."""
+    def validate(self, raw: Any, ctx: FarmContext | None = None) -> BaseModel:
+        """The kind's parameters from untrusted input; ConfigurationError names every bad field.
+
+        With ``ctx``, the model's validators see it as ``info.context["ctx"]``, for checks that
+        need the farm (e.g. a report's role must be one of the vendor file's roles)."""
         if isinstance(raw, self.params):
             return raw
         try:
-            return self.params.model_validate(raw)
+            return self.params.model_validate(raw, context=None if ctx is None else {"ctx": ctx})
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}"
+            problems = "; ".join(f"{safe('.'.join(str(p) for p in e['loc']), 200) or 'params'}: {e['msg']}"
                                  for e in exc.errors(include_url=False, include_input=False))
             raise ConfigurationError(f"bad parameters for job kind {self.name}: {problems}") from None
 

@@ -22,7 +22,7 @@ def is_transient(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full jitter: attempt n waits up to base × 2ⁿ, capped."""
+    """Exponential backoff with "equal" jitter: attempt n waits between half and all of base × 2ⁿ, capped."""
 
     base_s: float = 2.0
     cap_s: float = 120.0

@@ -23,6 +23,7 @@ from timesheet_batch.jobs.kinds import JobKind, JobRun
 from timesheet_batch.jobs.lease import LeaseKeeper
 from timesheet_batch.jobs.publisher import Publisher
 from timesheet_batch.jobs.retry_policy import is_transient
+from timesheet_batch.logsafe import safe
 from timesheet_batch.states import JobStatus
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,12 @@ def _claim_and_run(ctx: FarmContext, kind: JobKind, *, job_id: str, worker_id: s
     claim = _claim(ctx, kind, job_id=job_id, worker_id=worker_id)
     job = claim.job
     if job is None:
-        log.info("job %s not run: %s (status %s)", job_id, claim.state, claim.status)
+        log.info("job %s not run: %s (status %s)", safe(job_id), claim.state, claim.status)
         return JobOutcome(job_id, claim.status or claim.state, skipped=True, retry_in_s=claim.retry_in_s,
                           exhausted=claim.state == "exhausted")
     held = ClaimedJob(job.job_id, job.version, job.attempts, job.started_at)
-    log.info("job %s claimed (attempt %d): %s %s", job_id, held.attempts, job.report_type, job.input_file_path)
+    log.info("job %s claimed (attempt %d): %s %s", safe(job_id), held.attempts, job.report_type,
+             safe(job.input_file_path))
     progress = _ProgressRecorder(ctx, held)
     try:
         with LeaseKeeper(ctx.database_url, job_id=job_id, version=held.version, lease_s=settings.lease_s) as lease:

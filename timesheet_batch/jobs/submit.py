@@ -18,7 +18,7 @@ from timesheet_batch.jobs.publisher import Publisher
 def submit(ctx: FarmContext, *, kind: str, params: Any, publisher: Publisher) -> Submission:
     """Record a job of ``kind`` with ``params`` (a dict or the kind's model) and publish it."""
     job_kind = kinds.get(kind)
-    submission = job_kind.create(ctx, job_kind.validate(params))
+    submission = job_kind.create(ctx, job_kind.validate(params, ctx))
     if submission.publish and submission.queued is not None:
         publisher.publish(submission.queued)
     return submission

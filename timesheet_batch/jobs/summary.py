@@ -18,6 +18,7 @@ from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.models import BatchJob
+from timesheet_batch.logsafe import safe
 from timesheet_batch.states import BatchStatus, JobStatus
 from timesheet_batch.storage import layout
 
@@ -46,7 +47,7 @@ def summarize_batch(ctx: FarmContext, *, batch_id: str) -> BatchSummary | None:
     """Summarise a finished batch once; None if it is not finished or already summarised."""
     with session_scope(ctx.database_url) as session:
         if not repo.claim_summary(session, batch_id=batch_id):
-            log.info("batch %s: summary not due (jobs still running, or already summarised)", batch_id)
+            log.info("batch %s: summary not due (jobs still running, or already summarised)", safe(batch_id))
             return None
         batch = repo.get_batch(session, batch_id=batch_id)
         counts = repo.job_counts(session, batch_id=batch_id)
@@ -76,7 +77,7 @@ def summarize_batch(ctx: FarmContext, *, batch_id: str) -> BatchSummary | None:
             summary_key=key,
         )
         ctx.storage.write_bytes(key, json.dumps(asdict(summary), indent=2).encode())
-    log.info("batch %s summarised: %s", batch_id, summary.files_by_status)
+    log.info("batch %s summarised: %s", safe(batch_id), summary.files_by_status)
     return summary
 
 

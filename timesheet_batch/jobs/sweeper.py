@@ -31,6 +31,7 @@ from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.jobs import kinds, summary
 from timesheet_batch.jobs.publisher import Publisher
 from timesheet_batch.jobs.retry_policy import Backoff
+from timesheet_batch.logsafe import safe
 from timesheet_batch.states import TERMINAL_JOB_STATES, JobStatus, retries_exhausted
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def _kind_of(job: BatchJob) -> kinds.JobKind | None:
     try:
         return kinds.for_stored_name(job.report_type)
     except ConfigurationError as exc:
-        log.warning("sweep: job %s left alone: %s", job.job_id, exc)
+        log.warning("sweep: job %s left alone: %s", job.job_id, safe(exc))
         return None
 
 

@@ -66,7 +66,7 @@ def file_kind(*, name: str, task_name: str, description: str, area: str, window:
     ))
 
 
-def create_file_job(ctx: FarmContext, params: FileParams) -> Submission:
+def create_file_job(ctx: FarmContext, params: FileParams, *, job_id: str | None = None) -> Submission:
     """A job outside any batch for one file, of the kind that reads the key's area."""
     key = layout.safe_key(params.key)
     parsed = layout.parse_file_key(key)
@@ -75,15 +75,22 @@ def create_file_job(ctx: FarmContext, params: FileParams) -> Submission:
         raise ConfigurationError(f"key {key[:80]!r} is in no area a file kind reads ({', '.join(_KIND_OF_AREA)})")
     new_job = describe_file(ctx.catalog, key=key, job_type=kind_name)
     with session_scope(ctx.database_url) as session:
-        row = repo.add_adhoc_job(session, job=new_job, business_date=parsed.business_date)
+        row = repo.get_job(session, job_id=job_id) if job_id else None
+        if row is None:
+            row = repo.add_adhoc_job(session, job=new_job, business_date=parsed.business_date, job_id=job_id)
         queued = repo.QueuedJob(row.job_id, key, row.priority or "low", row.report_type)
         return Submission(row.job_id, publish=row.status == JobStatus.QUEUED, queued=queued)
 
 
-def adhoc_file_job(ctx: FarmContext, args: tuple, kwargs: dict) -> str:
-    """The job of a message that names a file but no job (``celery call``)."""
+def adhoc_file_job(ctx: FarmContext, args: tuple, kwargs: dict, job_id: str) -> str:
+    """The job of a message that names a file but no job (``celery call``), under the message's
+    task id (a redelivered copy finds the same job)."""
     key = args[0] if args else kwargs.get("key")
-    return create_file_job(ctx, FileParams.model_validate({"key": str(key)})).job_id
+    try:
+        params = FileParams.model_validate({"key": key if isinstance(key, str) else ""})
+    except ValueError:  # pydantic's ValidationError: no key, an empty or an over-long one
+        raise ConfigurationError("a file message needs its storage key (1 to 500 characters)") from None
+    return create_file_job(ctx, params, job_id=job_id).job_id
 
 
 def business_date_of(job) -> dt.date:

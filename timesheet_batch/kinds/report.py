@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from timesheet_batch.context import FarmContext
 from timesheet_batch.db import repository as repo
@@ -24,10 +24,12 @@ from timesheet_batch.errors import ConfigurationError, TransientJobError
 from timesheet_batch.jobs import kinds, runner
 from timesheet_batch.jobs.kinds import JobKind, JobResult, JobRun, Submission
 from timesheet_batch.jobs.publisher import Publisher
+from timesheet_batch.logsafe import safe
 from timesheet_batch.pipeline import ChunkProgress
 from timesheet_batch.reports import dependencies, jobs
 from timesheet_batch.reports.periods import ReportType, default_day, period_for, report_type
 from timesheet_batch.states import JobStatus, retries_exhausted
+from timesheet_batch.vendors.profile import role_problem
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,17 @@ class ReportParams(BaseModel):
     role: str | None = Field(default=None, pattern=jobs.ROLE_PATTERN)  # None: the first configured role
     date: dt.date | None = None  # None: yesterday in the farm's zone
     trigger: Literal["schedule", "adhoc"] = "adhoc"
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A role of the vendor file, exactly as spelled there (``JobKind.validate`` passes the context)."""
+        ctx = (info.context or {}).get("ctx")
+        if value is not None and ctx is not None:
+            problem = role_problem(value, ctx.catalog.roles)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
 
 @dataclass(frozen=True)
@@ -68,14 +81,14 @@ def formats_of(ctx: FarmContext) -> list[str]:
 
 
 def request_report(ctx: FarmContext, *, report_type_name: str, role: str, day=None,
-                   trigger: str = "adhoc") -> jobs.ReportJobRef:
+                   trigger: str = "adhoc", job_id: str | None = None) -> jobs.ReportJobRef:
     """The job of this report type, role and the period containing ``day`` (default: yesterday)."""
     kind = report_type(report_type_name)
-    jobs.check_role(role)
+    jobs.check_role(role, ctx.catalog.roles)
     period = period_for(kind, day or default_day(ctx.settings.timezone))
     with session_scope(ctx.database_url) as session:
         return jobs.ensure_report_job(session, report_type=kind, role=role, period=period, trigger=trigger,
-                                      data_format=",".join(formats_of(ctx)))
+                                      data_format=",".join(formats_of(ctx)), job_id=job_id)
 
 
 def queued(job_id: str) -> repo.QueuedJob:
@@ -83,20 +96,22 @@ def queued(job_id: str) -> repo.QueuedJob:
     return repo.QueuedJob(job_id, None, QUEUE, NAME)
 
 
-def create(ctx: FarmContext, params: ReportParams) -> Submission:
+def create(ctx: FarmContext, params: ReportParams, *, job_id: str | None = None) -> Submission:
     role = params.role or jobs.report_roles(ctx.settings)[0]
     ref = request_report(ctx, report_type_name=params.report_type, role=role, day=params.date,
-                         trigger=params.trigger)
+                         trigger=params.trigger, job_id=job_id)
     return Submission(ref.job_id, publish=ref.publish, queued=queued(ref.job_id))
 
 
-def adhoc(ctx: FarmContext, args: tuple, kwargs: dict) -> str:
+def adhoc(ctx: FarmContext, args: tuple, kwargs: dict, job_id: str) -> str:
     """The job of a ``generate_report`` message by type / role / date (beat, ``celery call``)."""
     if not kwargs.get("report_type"):
         raise ConfigurationError("generate_report needs report_type (or job_id)")
     fields = {k: kwargs[k] for k in ("report_type", "role", "date") if kwargs.get(k) is not None}
     fields["trigger"] = "schedule" if kwargs.get("trigger") == "schedule" else "adhoc"
-    return create(ctx, KIND.validate(fields)).job_id
+    # The report of this type, role and period may exist already (one job per report): the
+    # message then rides on it, and its result names that job's id.
+    return create(ctx, KIND.validate(fields, ctx), job_id=job_id).job_id
 
 
 def run(job_run: JobRun) -> JobResult:
@@ -114,8 +129,8 @@ def run(job_run: JobRun) -> JobResult:
     content = build_report(ctx, report_type=report_run.report_type, role=job.role, period=period)
     job_run.on_chunk(ChunkProgress(0, 0, 0, final=True))  # a report cancelled by now writes nothing
     keys = write_report(ctx.storage, content, formats_of(ctx))
-    log.info("report %s %s %s: %d record(s) -> %s", report_run.report_type, job.role, period.key,
-             content.records, ", ".join(keys.values()))
+    log.info("report %s %s %s: %d record(s) -> %s", report_run.report_type, safe(job.role), period.key,
+             content.records, safe(", ".join(keys.values())))
     return JobResult(records_written=content.records, output_key=keys.get("json") or next(iter(keys.values())),
                      details={"output_keys": keys})
 
@@ -137,7 +152,7 @@ def fire_after_batch(ctx: FarmContext, *, batch_id: str, publish: Callable[[str]
         with session_scope(ctx.database_url) as session:
             parent = dependencies.parent_of_batch(session, batch_id=batch_id)
     except Exception:  # noqa: BLE001 - the batch summary is recorded and stays so
-        log.exception("batch %s: dependents not fired", batch_id)
+        log.exception("batch %s: dependents not fired", safe(batch_id))
         return []
     return [] if parent is None else dependencies.fire_dependents(ctx, parent, publish=publish)
 

@@ -1,4 +1,5 @@
-"""Beat schedule: the two windows and the five report schedules, in the farm's time zone.
+"""Beat schedule: the two windows and the five report schedules, in the farm's time zone (and the
+retention purge, only when ``TIMESHEET_PURGE_CRON`` is set).
 
 Every schedule is a five-field cron string from the settings (``TIMESHEET_MORNING_CRON``,
 ``TIMESHEET_DAILY_REPORT_CRON`` …); a bad one raises ConfigurationError naming its variable,
@@ -36,6 +37,7 @@ class CronSetting:
     field: str
     task: str
     kwargs: dict
+    queue: str = "high"
 
     @property
     def variable(self) -> str:
@@ -55,6 +57,9 @@ REPORT_SCHEDULES: dict[str, str] = {
     "QUARTERLY_REPORT": "quarterly_report_cron",
     "YEARLY_REPORT": "yearly_report_cron",
 }
+
+#: Retention (``jobs/retention.py``): in ``low``, behind every file; only with TIMESHEET_PURGE_CRON.
+PURGE_SCHEDULE = CronSetting("purge", "purge_cron", "timesheet_batch.purge", {}, queue="low")
 
 
 def parse_cron(
@@ -94,6 +99,8 @@ def cron_settings(settings: Settings) -> list[CronSetting]:
             entry = f"{report_type.lower().replace('_', '-')}-{role.lower()}"
             kwargs = {"report_type": report_type, "role": role, "trigger": "schedule"}
             entries.append(CronSetting(entry, field, "timesheet_batch.generate_report", kwargs))
+    if (settings.purge_cron or "").strip():  # retention: off unless TIMESHEET_PURGE_CRON is set
+        entries.append(PURGE_SCHEDULE)
     return entries
 
 
@@ -114,7 +121,7 @@ def beat_schedule(settings: Settings | None = None, *, nowfun: Callable[[], Any]
             "task": item.task,
             "schedule": parse_cron(getattr(settings, item.field), setting=item.variable, nowfun=nowfun, app=app),
             "kwargs": dict(item.kwargs),
-            "options": {"queue": "high"},
+            "options": {"queue": item.queue},
         }
     schedule["sweeper"] = {
         "task": "timesheet_batch.sweep",

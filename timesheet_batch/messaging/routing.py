@@ -18,6 +18,7 @@ HIGH_QUEUE_TASKS = frozenset(
     {
         "timesheet_batch.discover",
         "timesheet_batch.summarize_batch",
+        "timesheet_batch.summarize_failed_batch",
         "timesheet_batch.sweep",
         "celery.chord_unlock",
     }

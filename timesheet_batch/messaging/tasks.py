@@ -3,8 +3,9 @@
 A job task is thin: it finds the job (or records one for an ad hoc message), runs it through
 the job runner, and maps what escapes to Celery: transient errors retry with exponential
 backoff and jitter until the kind's attempts are spent, then the job is DEAD and parked;
-permanent errors were already turned into FAILED by the runner. Job tasks always *return*
-(never raise after their last attempt) so one bad job cannot break its batch's chord.
+permanent errors were already turned into FAILED by the runner. A job that ended FAILED or
+DEAD makes its task a Celery FAILURE (JobNotCompletedError, after its row is written); the
+batch's chord still completes, through its callback's errback (``summarize_failed_batch``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from celery import Task, signals
 from timesheet_batch import kinds as builtin_kinds
 from timesheet_batch import pipeline
 from timesheet_batch.context import get_context
-from timesheet_batch.db.repository import QueuedJob
-from timesheet_batch.errors import ConfigurationError, TimesheetBatchError, TransientJobError
-from timesheet_batch.jobs import kinds, runner, shutdown, summary
+from timesheet_batch.db import repository as repo
+from timesheet_batch.db.engine import session_scope
+from timesheet_batch.errors import ConfigurationError, JobNotCompletedError, TimesheetBatchError, TransientJobError
+from timesheet_batch.jobs import kinds, readiness, runner, shutdown, summary
 from timesheet_batch.jobs.discovery import discover_window
 from timesheet_batch.jobs.kinds import JobKind
 from timesheet_batch.jobs.retry_policy import Backoff, is_transient
 from timesheet_batch.jobs.sweeper import SweepReport, sweep
+from timesheet_batch.logsafe import safe
 from timesheet_batch.messaging.app import app
-from timesheet_batch.messaging.publisher import CeleryPublisher, dispatch_batch
+from timesheet_batch.messaging.publisher import SUMMARIZE_FAILED_TASK, CeleryPublisher, dispatch_batch
 from timesheet_batch.reports.dependencies import rules_for
 from timesheet_batch.settings import get_settings
 from timesheet_batch.states import JobStatus, retries_exhausted
@@ -70,43 +73,77 @@ def _worker_id(task: Task) -> str:
     return f"{task.request.hostname or 'local'}:{os.getpid()}"
 
 
-def _queued(kind: JobKind, job_id: str, args: tuple, kwargs: dict) -> QueuedJob:
+def _queued(kind: JobKind, job_id: str, args: tuple, kwargs: dict) -> repo.QueuedJob:
     """The job as its messages describe it, for a retry with its id or the dead-letter queue
     (neither needs its queue: a retry keeps the delivery's, a parked message goes to ``dead``)."""
     key = args[0] if args else kwargs.get("key")
-    return QueuedJob(job_id, key, kind.queue or "", kind.name)
+    return repo.QueuedJob(job_id, key, kind.queue or "", kind.name)
 
 
-def _retry_with_id(task: Task, kind: JobKind, job_id: str, *, countdown: float):
-    """Retry the same task with the job's id: an ad hoc message does not record its job twice."""
+def _retry_with_id(task: Task, kind: JobKind, job_id: str, *, countdown: float, max_retries: int | None = None):
+    """Retry the same task with the job's id: an ad hoc message does not record its job twice.
+    ``max_retries`` None: no limit (the job's own attempts bound it)."""
     args, kwargs = kind.message(_queued(kind, job_id, task.request.args or (), task.request.kwargs or {}))
-    return task.retry(args=args, kwargs=kwargs, countdown=countdown, max_retries=None)
+    return task.retry(args=args, kwargs=kwargs, countdown=countdown, max_retries=max_retries)
 
 
 def run_job_task(task: Task, kind: JobKind, args: tuple, kwargs: dict) -> dict:
-    """The body of every job task."""
+    """The body of every job task: the job's outcome, or JobNotCompletedError (a Celery FAILURE)
+    once its row says FAILED or DEAD."""
     ctx = get_context()
     job_id = kwargs.get("job_id")
     try:
         if job_id is None:
-            if kind.adhoc is None:
-                raise ConfigurationError(f"{kind.task_name} needs job_id")
-            job_id = kind.adhoc(ctx, tuple(args), dict(kwargs))
+            job_id = _adhoc_job(task, kind, ctx, args, kwargs)
         outcome = runner.run_job(ctx, kind, job_id=job_id, worker_id=_worker_id(task), publisher=publisher)
     except TransientJobError as exc:
-        return _after_transient_error(task, kind, ctx, exc)
+        return _finished(_after_transient_error(task, kind, ctx, exc))
     except TimesheetBatchError as exc:
-        if not exc.transient:  # e.g. an ad hoc key that escapes its folder
-            return {"job_id": job_id, "status": JobStatus.FAILED, "error": str(exc)}
+        if not exc.transient:
+            raise
         # The database or storage is down before the job was claimed: no attempt is spent.
-        raise task.retry(countdown=_backoff().delay_s(task.request.retries), max_retries=PRE_CLAIM_RETRIES) from None
+        countdown = _backoff().delay_s(task.request.retries)
+        if job_id is None:  # an ad hoc message that could not be recorded yet: same message again
+            raise task.retry(countdown=countdown, max_retries=PRE_CLAIM_RETRIES) from None
+        raise _retry_with_id(task, kind, job_id, countdown=countdown, max_retries=PRE_CLAIM_RETRIES) from None
     if outcome.retry_in_s:  # another worker's lease is live; if it died, the lease runs out
         raise _retry_with_id(task, kind, job_id, countdown=outcome.retry_in_s) from None
     if outcome.handed_back:  # a new message (same task id, same chord) for another worker
         raise _retry_with_id(task, kind, job_id, countdown=0) from None
     if outcome.exhausted:  # e.g. a poison file that killed its worker on every attempt
         publisher.park(_queued(kind, job_id, args, kwargs))
-    return outcome.as_dict()
+    return _finished(outcome.as_dict())
+
+
+def _finished(result: dict) -> dict:
+    """The task's result; a job that ended FAILED or DEAD raises, so Celery and Flower show a
+    failure (the batch's chord still completes: its callback's errback summarises the batch)."""
+    if result.get("status") in (JobStatus.FAILED, JobStatus.DEAD):
+        raise JobNotCompletedError.of(result["job_id"], result["status"], result.get("error"))
+    if result.get("status") == "missing":  # a message naming no recorded job
+        raise JobNotCompletedError.of(result["job_id"], "not found", "no such job in the database")
+    return result
+
+
+def _adhoc_job(task: Task, kind: JobKind, ctx, args: tuple, kwargs: dict) -> str:
+    """The job of a message without a job id, under the message's task id; a message refused
+    (no ad hoc runs for the kind, an unsafe key, bad parameters) is recorded FAILED with its
+    reason before it is acked, so ``status TASK_ID`` always answers."""
+    task_id = task.request.id
+    try:
+        if kind.adhoc is None:
+            raise ConfigurationError(f"{kind.task_name} runs submitted jobs only: its message needs job_id")
+        return kind.adhoc(ctx, tuple(args), dict(kwargs), task_id)
+    except TimesheetBatchError as exc:
+        if exc.transient:
+            raise
+        log.warning("ad hoc %s refused: %s", kind.task_name, safe(str(exc)))
+        key = args[0] if args else kwargs.get("key")
+        with session_scope(ctx.database_url) as session:
+            repo.add_refused_job(session, job_id=task_id, job_type=kind.name, reason=str(exc),
+                                 input_key=ascii(key)[:500] if key is not None else None,
+                                 business_date=ctx.settings.today())
+        raise JobNotCompletedError.of(task_id, JobStatus.FAILED, str(exc)) from None
 
 
 def _after_transient_error(task: Task, kind: JobKind, ctx, exc: TransientJobError) -> dict:
@@ -143,6 +180,8 @@ def register_kind_task(kind: JobKind) -> Task:
     return app.task(
         name=kind.task_name, bind=True, acks_late=True, reject_on_worker_lost=True,
         soft_time_limit=kind.soft_time_limit_s(), time_limit=kind.time_limit_s,
+        # Expected: logged as one line at INFO without a traceback; the row has the reason.
+        throws=(JobNotCompletedError,),
     )(run_kind)
 
 
@@ -165,13 +204,24 @@ def summarize_batch(self: Task, *args, batch_id: str | None = None) -> dict | No
     As a chord callback it receives the header results first; the batch id is the last
     positional argument (or ``batch_id``).
     """
-    batch_id = batch_id or args[-1]
+    return _summarize(self, batch_id or args[-1])
+
+
+@app.task(name=SUMMARIZE_FAILED_TASK, max_retries=5, **_BOOKKEEPING)
+def summarize_failed_batch(self: Task, failed_task_id: str, *, batch_id: str) -> dict | None:
+    """The errback of a batch's chord callback: a file that ended FAILED or DEAD is a failed
+    Celery task, so the chord does not call its callback; this summarises the batch instead.
+    (Its one positional parameter is the id Celery passes to an errback: the callback's.)"""
+    return _summarize(self, batch_id)
+
+
+def _summarize(task: Task, batch_id: str) -> dict | None:
     try:
         result = summary.summarize_batch(get_context(), batch_id=batch_id)
     except Exception as exc:
         if not is_transient(exc):
             raise
-        raise self.retry(exc=exc, countdown=_backoff().delay_s(self.request.retries)) from None
+        raise task.retry(exc=exc, countdown=_backoff().delay_s(task.request.retries)) from None
     if result is None:
         return None
     # Dependent jobs (reports) by rule: exactly once per batch, and never raising, so a
@@ -213,6 +263,40 @@ def ping() -> str:
     return "pong"
 
 
+class _ExpectedChordFailure(logging.Filter):
+    """Celery logs a chord whose part failed as an ERROR with a traceback. When the part is a
+    job that ended FAILED or DEAD (already recorded, and its batch summarised by the errback),
+    that is an expected outcome: one INFO line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and "JobNotCompletedError" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _name in ("celery.backends.redis", "celery.app.builtins", "celery.backends.base"):
+    logging.getLogger(_name).addFilter(_ExpectedChordFailure())
+
+
+@signals.worker_init.connect
+def _refuse_to_start_unless_ready(**_) -> None:
+    """A worker that cannot serve exits before it consumes: 2 for a bad setting or file, 3 for a
+    service that does not answer (a message is never taken only to be dropped)."""
+    try:
+        readiness.check_worker_can_serve(get_settings())
+    except ConfigurationError as exc:
+        _refuse(exc, 2)
+    except TimesheetBatchError as exc:
+        _refuse(exc, 3 if exc.transient else 2)
+
+
+def _refuse(exc: Exception, code: int) -> None:
+    print(f"timesheet-batch: worker not started: {exc}", file=sys.stderr, flush=True)
+    # os._exit: Celery's worker start catches SystemExit in places and carries on.
+    os._exit(code)
+
+
 @signals.worker_shutting_down.connect
 def _start_grace_period(**_) -> None:
     """Warm shutdown began: pool processes hand their jobs back after the grace period."""
@@ -222,3 +306,17 @@ def _start_grace_period(**_) -> None:
 @signals.worker_shutdown.connect
 def _end_grace_period(**_) -> None:
     shutdown.clear()
+
+
+#: A purge stops starting batches after this long, inside the bookkeeping soft limit; the next
+#: run (or ``timesheet-batch purge``) goes on where it stopped.
+PURGE_BUDGET_S = BOOKKEEPING_SOFT_LIMIT_S - 60
+
+
+@app.task(name="timesheet_batch.purge", ignore_result=True, **_BOOKKEEPING)
+def purge_task(self: Task) -> dict:
+    """Retention (beat entry ``purge``, off unless TIMESHEET_PURGE_CRON is set): finished batches
+    and jobs older than TIMESHEET_RETENTION_DAYS, with their rows and work files."""
+    from timesheet_batch.jobs import retention  # deferred: only the purge needs it
+
+    return retention.purge(get_context(), publisher=publisher, time_budget_s=PURGE_BUDGET_S).as_dict()

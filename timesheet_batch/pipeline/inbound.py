@@ -34,6 +34,7 @@ from timesheet_batch.errors import BadFileError, RejectLimitExceededError
 from timesheet_batch.formats import get_reader
 from timesheet_batch.formats.base import WriterSession
 from timesheet_batch.formats.csv_format import CsvWriter
+from timesheet_batch.logsafe import safe
 from timesheet_batch.pipeline.checkpoint import ChunkCheckpoint
 from timesheet_batch.pipeline.cross_record import drop_records, find_cross_record_rejects
 from timesheet_batch.pipeline.prefetch import ordered_map, prefetched
@@ -192,7 +193,7 @@ def _process(reading: _Reading, on_chunk, outputs: RunOutputs) -> _RunState:
     try:
         with CsvWriter().open(outputs.target(REJECTS_OUTPUT), _REJECTS_OPTIONS, REJECT_COLUMNS) as rej:
             if resumed:
-                log.info("%s: resuming after %d committed chunk(s)", reading.key, resumed)
+                log.info("%s: resuming after %d committed chunk(s)", safe(reading.key), resumed)
                 for valid, rejects, read in checkpoint.load(resumed):
                     spool.append(valid)
                     state.record(read, rejects, rej)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from timesheet_batch.errors import TimesheetBatchError
+from timesheet_batch.logsafe import safe
 from timesheet_batch.reports.periods import Period
 from timesheet_batch.storage import Storage, layout
 
@@ -51,7 +52,7 @@ def processed_files(storage: Storage, period: Period) -> Iterator[layout.FileKey
             try:
                 yield layout.parse_file_key(info.key)
             except TimesheetBatchError:  # not {date}/{vendor}/{file}: not ours to count
-                log.warning("report: skipping unexpected key %s", info.key)
+                log.warning("report: skipping unexpected key %s", safe(info.key))
 
 
 def read_columns(storage: Storage, key: str, columns: list[str]) -> pa.Table:

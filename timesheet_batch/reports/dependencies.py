@@ -19,10 +19,10 @@ import datetime as dt
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -33,10 +33,12 @@ from timesheet_batch.db import repository as repo
 from timesheet_batch.db.engine import session_scope
 from timesheet_batch.db.report_models import JobDependency
 from timesheet_batch.errors import ConfigurationError
+from timesheet_batch.logsafe import safe
 from timesheet_batch.reports import jobs
 from timesheet_batch.reports.periods import ReportType, period_for
 from timesheet_batch.settings import Settings
 from timesheet_batch.states import BatchStatus, JobStatus
+from timesheet_batch.vendors.profile import ROLE_NAME_PATTERN, role_problem
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,10 @@ class Rule(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     parents: tuple[str, ...] = Field(min_length=1)
-    parent_role: str | None = None
+    parent_role: str | None = Field(default=None, pattern=ROLE_NAME_PATTERN)
     dependent: str
     condition: Literal["ON_SUCCESS", "ON_COMPLETION"]
-    roles: tuple[str, ...] | None = None
+    roles: tuple[Annotated[str, Field(pattern=ROLE_NAME_PATTERN)], ...] | None = None
 
     @field_validator("parents")
     @classmethod
@@ -98,6 +100,19 @@ class RuleSet(BaseModel):
         _check_acyclic(self.rules)
         return self
 
+    def check_roles(self, roles: Collection[str]) -> RuleSet:
+        """Every role a rule names is a role of the vendor file, exactly as spelled there; else
+        ConfigurationError naming the variable, the rule and the role (only the vendor file
+        knows the roles, so this is checked where both are at hand)."""
+        problems = [f"rule {rule.name!r}: {field}: {problem}"
+                    for rule in self.rules
+                    for field, named in (("parent_role", (rule.parent_role,) if rule.parent_role else ()),
+                                         ("roles", rule.roles or ()))
+                    for role in named if (problem := role_problem(role, roles))]
+        if problems:
+            raise ConfigurationError("TIMESHEET_DEPENDENCIES_FILE: " + "; ".join(problems))
+        return self
+
     def matching(self, parent: Parent) -> list[Rule]:
         """The rules this parent takes part in."""
         if not self.enabled:
@@ -129,12 +144,12 @@ def load_rules(path: str | Path) -> RuleSet:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return RuleSet.model_validate(raw or {})
     except OSError as exc:
-        raise ConfigurationError(f"TIMESHEET_DEPENDENCIES_FILE: cannot read {path}: {exc.strerror}") from None
+        raise ConfigurationError(f"TIMESHEET_DEPENDENCIES_FILE: cannot read {safe(path)}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"TIMESHEET_DEPENDENCIES_FILE: {path} is not valid YAML: {exc}") from None
+        raise ConfigurationError(f"TIMESHEET_DEPENDENCIES_FILE: {safe(path)} is not valid YAML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"TIMESHEET_DEPENDENCIES_FILE: {path}: {problems}") from None
+        problems = "; ".join(f"{safe('.'.join(map(str, e['loc'])), 200)}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"TIMESHEET_DEPENDENCIES_FILE: {safe(path)}: {problems}") from None
 
 
 def rules_for(settings: Settings) -> RuleSet:
@@ -190,9 +205,9 @@ def condition_met(condition: str, status: str) -> bool:
 def fire_dependents(ctx: FarmContext, parent: Parent, *, publish: Callable[[str], None]) -> list[str]:
     """Queue the dependents of a finished parent; their job ids. Never raises."""
     try:
-        rules = rules_for(ctx.settings).matching(parent)
+        rules = rules_for(ctx.settings).check_roles(ctx.catalog.roles).matching(parent)
     except Exception as exc:  # a broken rules file must not break the parent
-        log.error("dependencies of %s not fired: %s", parent.job_id, exc)
+        log.error("dependencies of %s not fired: %s", parent.job_id, safe(exc))
         return []
     published = []
     for rule in rules:
@@ -203,7 +218,7 @@ def fire_dependents(ctx: FarmContext, parent: Parent, *, publish: Callable[[str]
                     publish(ref.job_id)
                     published.append(ref.job_id)
             except Exception as exc:  # noqa: BLE001 - recorded; the parent stays as it is
-                log.exception("dependency %s of %s (%s) failed", rule.name, parent.job_id, role)
+                log.exception("dependency %s of %s (%s) failed", safe(rule.name), parent.job_id, safe(role))
                 _record_error(ctx, rule, parent, role, exc)
     return published
 
@@ -216,6 +231,7 @@ def _roles(rule: Rule, parent: Parent, settings: Settings) -> tuple[str, ...]:
 
 def _fire_one(ctx: FarmContext, rule: Rule, parent: Parent, role: str) -> jobs.ReportJobRef | None:
     """Record the firing (once) and ensure the dependent job; None when nothing is to run."""
+    jobs.check_role(role, ctx.catalog.roles)  # a parent's role, or TIMESHEET_REPORT_ROLES: checked before now
     period = period_for(ReportType(rule.dependent), parent.day)
     with session_scope(ctx.database_url) as session:
         parents = _all_parents(session, rule, parent, role)
@@ -238,13 +254,13 @@ def _fire_one(ctx: FarmContext, rule: Rule, parent: Parent, role: str) -> jobs.R
         if not met:
             return None
         ref = jobs.ensure_report_job(
-            session, report_type=rule.dependent, role=jobs.check_role(role), period=period,
+            session, report_type=rule.dependent, role=role, period=period,
             trigger="dependency", data_format=ctx.settings.report_formats.replace(" ", ""),
             parent_job_id=parent.job_id, correlation_id=parent.correlation_id,
         )
         record.dependent_job_id = ref.job_id
-    log.info("dependency %s: %s %s -> %s %s (%s)", rule.name, parent.job_type, parent.job_id,
-             rule.dependent, ref.job_id, role)
+    log.info("dependency %s: %s %s -> %s %s (%s)", safe(rule.name), parent.job_type, parent.job_id,
+             rule.dependent, ref.job_id, safe(role))
     return ref
 
 
@@ -287,4 +303,4 @@ def _record_error(ctx: FarmContext, rule: Rule, parent: Parent, role: str, exc: 
                 status="ERROR", error_message=f"{type(exc).__name__}: {exc}"[:2000], created_at=repo.utc_now(),
             ))
     except Exception:  # noqa: BLE001 - the database itself may be what failed
-        log.exception("could not record the failed dependency %s of %s", rule.name, parent.job_id)
+        log.exception("could not record the failed dependency %s of %s", safe(rule.name), parent.job_id)

@@ -7,8 +7,8 @@ lease, retries) is the job runner's, as for every kind (``timesheet_batch.kinds.
 
 from __future__ import annotations
 
-import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -22,9 +22,10 @@ from timesheet_batch.errors import ConfigurationError
 from timesheet_batch.reports.periods import Period
 from timesheet_batch.settings import Settings
 from timesheet_batch.states import JobStatus
+from timesheet_batch.vendors.profile import ROLE_NAME_PATTERN, ROLE_NAME_RE, role_problem
 
-ROLE_PATTERN = r"^[A-Za-z0-9_]{1,50}$"
-ROLE_RE = re.compile(ROLE_PATTERN)
+ROLE_PATTERN = ROLE_NAME_PATTERN
+ROLE_RE = ROLE_NAME_RE
 _RERUNNABLE = {JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED}
 
 
@@ -40,16 +41,22 @@ class ReportJobRef:
     publish: bool
 
 
-def check_role(role: str) -> str:
-    """``role`` if it is a plain role name (it becomes part of a file name)."""
-    if not isinstance(role, str) or not ROLE_RE.match(role):
-        raise ConfigurationError(f"role {str(role)[:60]!r} is not [A-Za-z0-9_]{{1,50}}")
+def check_role(role: str, roles: Collection[str], *, what: str = "role") -> str:
+    """``role`` if it is one of ``roles`` (the vendor file's), exactly as spelled there; else
+    ConfigurationError naming ``what`` (``--role``, ...) and listing the known roles.
+
+    Exact, not case-folded: a role is a key of the vendor file's ``roles``, and the masking, the
+    ``report_runs`` key and the beat entries match it exactly, while report file names are lower
+    case; so ``supervisor`` would be a second job (masking everything) over SUPERVISOR's file."""
+    problem = role_problem(role, roles)
+    if problem is not None or not ROLE_RE.match(role):
+        raise ConfigurationError(f"{what} {problem or 'is not [A-Za-z0-9_]{1,50}'}")
     return role
 
 
 def report_roles(settings: Settings) -> list[str]:
     """The roles scheduled reports are generated for, in the order configured."""
-    return [role.strip() for role in settings.report_roles.split(",") if role.strip()]
+    return settings.report_role_names
 
 
 def find_run(session: Session, *, report_type: str, role: str, period_key: str) -> ReportRun | None:
@@ -64,15 +71,17 @@ def get_run(session: Session, *, job_id: str) -> ReportRun | None:
 
 def ensure_report_job(session: Session, *, report_type: str, role: str, period: Period, trigger: str,
                       data_format: str, parent_job_id: str | None = None,
-                      correlation_id: str | None = None) -> ReportJobRef:
-    """The report job of (type, role, period), created QUEUED if there is none yet.
+                      correlation_id: str | None = None, job_id: str | None = None) -> ReportJobRef:
+    """The report job of (type, role, period), created QUEUED if there is none yet (as ``job_id``
+    when given: an ad hoc message's task id).
 
     An existing job that failed, died or was cancelled is queued again (asking again is how a
     failed report is retried); a queued, running or completed one is left as it is.
     """
     run = find_run(session, report_type=report_type, role=role, period_key=period.key)
     if run is None:
-        created = _insert(session, report_type, role, period, trigger, data_format, parent_job_id, correlation_id)
+        created = _insert(session, report_type, role, period, trigger, data_format, parent_job_id, correlation_id,
+                          job_id)
         if created is not None:
             return created
         run = find_run(session, report_type=report_type, role=role, period_key=period.key)
@@ -81,9 +90,9 @@ def ensure_report_job(session: Session, *, report_type: str, role: str, period: 
     return ReportJobRef(run.job_id, report_type, role, period, JobStatus.QUEUED if publish else job.status, publish)
 
 
-def _insert(session, report_type, role, period, trigger, data_format, parent_job_id, correlation_id):
+def _insert(session, report_type, role, period, trigger, data_format, parent_job_id, correlation_id, job_id=None):
     now = repo.utc_now()
-    job_id = str(uuid.uuid4())
+    job_id = job_id or str(uuid.uuid4())
     row = BatchJob(
         job_id=job_id, correlation_id=(correlation_id or f"{report_type.lower()}-{period.key}")[:50],
         report_type=report_type, role=role, data_format=data_format[:20], status=JobStatus.QUEUED,

@@ -1,24 +1,46 @@
 """Vendor profiles read from YAML (docs/architecture.md, "Vendor file") and validated.
 
 A :class:`VendorCatalog` holds the role masking table and every :class:`VendorProfile`.
-Validation collects every problem as (vendor, field, message) so ``vendors check`` can
-report them all at once instead of the first one only.
+Validation collects every problem as (subject, field, message) so ``vendors check`` can
+report them all at once instead of the first one only. The subject is the vendor (``vendor
+'ACME'``; ``vendor #3 (no id)`` for an entry without a usable id, by its 1-based position), the
+role (``role 'SUPERVISOR'``) or, for what belongs to neither, ``file``.
+
+Vendor ids and role names are unique whatever their case: ``ACME`` and ``acme`` would be two
+vendors to the farm but one folder on a case-insensitive file system, and a role's report
+files are named in lower case. Everything else matches them exactly (case-sensitively): a key
+under ``inbound/{date}/acme/`` is not ACME's (:meth:`VendorCatalog.get` says which id was meant).
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from timesheet_batch.errors import UnknownVendorError, VendorProfileError
+from timesheet_batch.logsafe import quoted, safe
 
 VENDOR_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 VENDOR_ID_RE = re.compile(VENDOR_ID_PATTERN)
+#: A role name: it becomes part of report file names (``reports/{date}/{type}-{role}.csv``).
+ROLE_NAME_PATTERN = r"^[A-Za-z0-9_]{1,50}$"
+ROLE_NAME_RE = re.compile(ROLE_NAME_PATTERN)
+#: Set in the validation context by :func:`load_catalog`, which checks the whole file itself.
+_PROBLEMS_COLLECTED = "problems_collected"
 
 Priority = Literal["high", "medium", "low"]
 FileFormat = Literal["csv", "json", "ndjson", "xml", "fixed_width"]
@@ -152,27 +174,36 @@ class VendorCatalog(_Strict):
     roles: dict[str, dict[str, MaskStrategy]]
     vendors: tuple[VendorProfile, ...]
 
+    @field_validator("vendors")
+    @classmethod
+    def _some_vendor(cls, value: tuple[VendorProfile, ...]) -> tuple[VendorProfile, ...]:
+        if not value:
+            raise ValueError("the file has no vendors: at least one is needed")
+        return value
+
     @model_validator(mode="after")
-    def _consistent(self) -> VendorCatalog:
-        seen: set[str] = set()
-        for vendor in self.vendors:
-            if vendor.id in seen:
-                raise ValueError(f"vendor id {vendor.id!r} appears twice")
-            seen.add(vendor.id)
-            if vendor.role not in self.roles:
-                raise ValueError(f"vendor {vendor.id!r}: role {vendor.role!r} is not in roles")
-        for role, policy in self.roles.items():
-            unknown = sorted(set(policy) - set(CANONICAL_INPUT_FIELDS) - {"amount"})
-            if unknown:
-                raise ValueError(f"role {role!r} masks unknown field(s) {unknown}")
+    def _consistent(self, info: ValidationInfo) -> VendorCatalog:
+        if (info.context or {}).get(_PROBLEMS_COLLECTED):
+            return self  # load_catalog has checked the raw file, naming every problem
+        raw = {"roles": self.roles, "vendors": [{"id": v.id, "role": v.role} for v in self.vendors]}
+        problems = _consistency_problems(raw)
+        if problems:
+            raise ValueError("; ".join(f"{subject}: {field}: {message}" for subject, field, message in problems))
         return self
 
     def get(self, vendor_id: str) -> VendorProfile:
-        """The vendor's profile, or UnknownVendorError naming the id."""
+        """The vendor whose id is exactly ``vendor_id``, or UnknownVendorError naming the id.
+
+        Ids are matched as they are (case-sensitively), like the folders under ``inbound/``;
+        for an id that differs only in case, the error names the vendor's real id.
+        """
         for vendor in self.vendors:
             if vendor.id == vendor_id:
                 return vendor
-        raise UnknownVendorError(f"unknown vendor {vendor_id!r}: not in the vendor file")
+        folded = str(vendor_id).casefold()
+        meant = [vendor.id for vendor in self.vendors if vendor.id.casefold() == folded]
+        hint = f" (vendor ids match exactly: did you mean {meant[0]!r}?)" if meant else ""
+        raise UnknownVendorError(f"unknown vendor {quoted(vendor_id, 80)}: not in the vendor file{hint}")
 
     def masking_for(self, role: str) -> dict[str, MaskStrategy]:
         """Field -> strategy for a role; an unknown role masks every personal field."""
@@ -181,34 +212,105 @@ class VendorCatalog(_Strict):
         return dict(self.roles[role])
 
 
+def role_problem(role: object, roles: Collection[str]) -> str | None:
+    """None if ``role`` is one of ``roles`` as spelled there (case-sensitively); else what is
+    wrong with it, naming the role meant when only the case differs, and listing the known roles.
+
+    Roles are matched exactly everywhere: masking, vendors' ``role``, report jobs and rules."""
+    if isinstance(role, str) and role in roles:
+        return None
+    text = f"{quoted(role, 60)} is not a role of the vendor file"
+    meant = [known for known in roles if isinstance(role, str) and known.casefold() == role.casefold()]
+    if meant:
+        text += f" (roles match exactly: did you mean {meant[0]!r}?)"
+    return f"{text}; known roles: {', '.join(sorted(roles))}"
+
+
 def load_catalog(path: str | Path) -> VendorCatalog:
     """Read and validate a vendor file; every problem is listed in VendorProfileError."""
     path = Path(path)
+    shown = safe(path, 300)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise VendorProfileError(f"cannot read vendor file {path}: {exc.strerror}") from None
+        raise VendorProfileError(f"cannot read vendor file {shown}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise VendorProfileError(f"vendor file {path} is not valid YAML: {exc}") from None
+        raise VendorProfileError(f"vendor file {shown} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise VendorProfileError(f"vendor file {path} must be a mapping with 'roles' and 'vendors'")
+        raise VendorProfileError(f"vendor file {shown} must be a mapping with 'roles' and 'vendors'")
+    problems: list[tuple[str, str, str]] = []
+    catalog = None
     try:
-        return VendorCatalog.model_validate(raw)
+        catalog = VendorCatalog.model_validate(raw, context={_PROBLEMS_COLLECTED: True})
     except ValidationError as exc:
-        problems = [_describe(error, raw) for error in exc.errors()]
-        lines = "\n".join(f"  vendor {v}: {f}: {m}" for v, f, m in problems)
-        raise VendorProfileError(f"vendor file {path} has {len(problems)} problem(s):\n{lines}", problems) from None
+        problems.extend(_describe(error, raw) for error in exc.errors())
+    problems.extend(_consistency_problems(raw))
+    if catalog is None or problems:
+        lines = "\n".join(f"  {subject}: {field}: {message}" for subject, field, message in problems)
+        raise VendorProfileError(f"vendor file {shown} has {len(problems)} problem(s):\n{lines}", problems) from None
+    return catalog
+
+
+def _vendor_subject(raw: dict, index: int) -> str:
+    """``vendor 'ACME'``; ``vendor #3 (no id)`` or ``vendor #3 ('BAD ID')`` when the id is missing or unusable."""
+    entries = raw.get("vendors")
+    entry = entries[index] if isinstance(entries, list) and 0 <= index < len(entries) else None
+    vendor_id = entry.get("id") if isinstance(entry, dict) else None
+    if vendor_id is None:
+        return f"vendor #{index + 1} (no id)"
+    if isinstance(vendor_id, str) and VENDOR_ID_RE.match(vendor_id):
+        return f"vendor '{vendor_id}'"
+    return f"vendor #{index + 1} ({quoted(vendor_id, 80)})"
 
 
 def _describe(error: dict, raw: dict) -> tuple[str, str, str]:
-    """(vendor id or '-', dotted field path, message) for one pydantic error."""
+    """(subject, dotted field path, message) for one pydantic error."""
     loc = list(error["loc"])
-    vendor = "-"
     if len(loc) >= 2 and loc[0] == "vendors" and isinstance(loc[1], int):
-        entries = raw.get("vendors") or []
-        entry = entries[loc[1]] if loc[1] < len(entries) else {}
-        vendor = str(entry.get("id", f"#{loc[1] + 1}")) if isinstance(entry, dict) else f"#{loc[1] + 1}"
-        loc = loc[2:]
-    field = ".".join(str(part) for part in loc) or "(vendor)"
+        subject, loc, whole = _vendor_subject(raw, loc[1]), loc[2:], "(vendor)"
+    elif len(loc) >= 2 and loc[0] == "roles" and isinstance(loc[1], str):
+        subject, loc, whole = f"role {quoted(loc[1], 80)}", loc[2:], "(role)"
+    else:
+        subject, whole = "file", "(file)"
+    field = safe(".".join(str(part) for part in loc), 200) or whole
     message = error["msg"].removeprefix("Value error, ")
-    return vendor, field, message
+    return subject, field, message
+
+
+def _consistency_problems(raw: dict) -> list[tuple[str, str, str]]:
+    """What no single vendor or role shows: ids and role names unique whatever their case,
+    role names usable in file names, roles masking known fields, every vendor's role defined.
+
+    Reads the raw file, so it runs even where a field of some vendor is wrong."""
+    problems: list[tuple[str, str, str]] = []
+    roles = raw.get("roles") if isinstance(raw.get("roles"), dict) else {}
+    role_by_folded: dict[str, str] = {}
+    for role, policy in roles.items():
+        subject = f"role {quoted(role, 80)}"
+        if not isinstance(role, str) or not ROLE_NAME_RE.match(role):
+            problems.append((subject, "(role)", "a role name is [A-Za-z0-9_]{1,50}"))
+            continue
+        first = role_by_folded.setdefault(role.casefold(), role)
+        if first != role:
+            problems.append((subject, "(role)", f"role {role!r} differs from role {first!r} only in case "
+                                                f"(role names are unique whatever their case)"))
+        if isinstance(policy, dict):
+            unknown = sorted(str(f) for f in set(policy) - set(CANONICAL_INPUT_FIELDS) - {"amount"})
+            if unknown:
+                problems.append((subject, "(role)", f"masks unknown field(s) {unknown}"))
+    entries = raw.get("vendors") if isinstance(raw.get("vendors"), list) else []
+    first_of: dict[str, tuple[int, str]] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        vendor_id, role = entry.get("id"), entry.get("role", "VENDOR")
+        subject = _vendor_subject(raw, index)
+        if isinstance(vendor_id, str) and VENDOR_ID_RE.match(vendor_id):
+            first = first_of.setdefault(vendor_id.casefold(), (index, vendor_id))
+            if first[0] != index:
+                other = f"vendor #{first[0] + 1}'s id {first[1]!r}"
+                how = f"is also {other}" if first[1] == vendor_id else f"differs only in case from {other}"
+                problems.append((subject, "id", f"id {vendor_id!r} {how} (vendor ids are unique whatever their case)"))
+        if isinstance(role, str) and isinstance(raw.get("roles"), dict) and role not in roles:
+            problems.append((subject, "role", f"role {quoted(role, 80)} is not in roles (known: {sorted(roles)})"))
+    return problems

@@ -55,3 +55,27 @@ if _CRASH_AT and _CRASH_MARKER:
             return real(on_chunk=watched, **kwargs)
 
         pipeline.process_inbound_file = crashing_once
+
+
+_REPORT_MARKER = os.environ.get("TSB_CRASH_REPORT_MARKER")
+
+if _REPORT_MARKER:
+    from celery import signals
+
+    @signals.worker_process_init.connect
+    def _arm_report_crash(**_):
+        """The first report build on this machine dies (SIGKILL) once, after its job was claimed."""
+        import signal
+        from pathlib import Path
+
+        from timesheet_batch.reports import content
+
+        real = content.build_report
+
+        def crashing_once(*args, **kwargs):
+            if not Path(_REPORT_MARKER).exists():
+                Path(_REPORT_MARKER).write_text("crashed")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+
+        content.build_report = crashing_once
