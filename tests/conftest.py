@@ -90,6 +90,18 @@ def pg_url(pg_template: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_database(pg_template: str) -> Iterator[str]:
+    """A PostgreSQL database with no schema at all (never migrated)."""
+    name = f"tsb_empty_{uuid.uuid4().hex[:10]}"
+    _admin(f"CREATE DATABASE {name}")
+    yield _pg_url(name)
+    from timesheet_batch.db.engine import dispose_engines
+
+    dispose_engines()
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
 def redis_url() -> Iterator[str]:
     """A flushed Redis database for one test (broker and results)."""
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)

@@ -7,23 +7,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
-
-from tests.conftest import _admin, _pg_url
-
-
-@pytest.fixture
-def empty_database():
-    name = f"tsb_empty_{uuid.uuid4().hex[:10]}"
-    _admin(f"CREATE DATABASE {name}")
-    yield _pg_url(name)
-    from timesheet_batch.db.engine import dispose_engines
-
-    dispose_engines()
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _tables(url: str) -> int:

@@ -7,10 +7,7 @@ import subprocess
 import sys
 import time
 
-import pytest
 from sqlalchemy import create_engine, text
-
-from tests.conftest import _admin, _pg_url
 
 
 def _start_worker(farm, timeout_s: float = 60) -> tuple[subprocess.CompletedProcess, float]:
@@ -53,19 +50,6 @@ def test_an_unreachable_database_stops_the_worker_with_exit_3(farm):
     assert "worker not started" in proc.stderr and "database" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert elapsed < 45
-
-
-@pytest.fixture
-def empty_database():
-    import uuid
-
-    name = f"tsb_empty_{uuid.uuid4().hex[:10]}"
-    _admin(f"CREATE DATABASE {name}")
-    yield _pg_url(name)
-    from timesheet_batch.db.engine import dispose_engines
-
-    dispose_engines()
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_a_database_that_was_not_migrated_stops_the_worker_and_stays_empty(farm, empty_database):
