@@ -75,8 +75,9 @@ KILL_EVERY_S, MAIN_KILL_RATIO = 45.0, 0.1
 BROKER_DB, RESULT_DB = 13, 14
 WINDOW_TIMEOUT_S = 1800
 #: Growth over the second half below this is noise (absolute by unit, and relative to the end value).
-NOISE = {"MB": 4.0, "data MB": 0.25, "count": 2.0}
-NOISE_RELATIVE = 0.05
+#: Kept small: a steady 0.1 MB per window is a leak even when it is a few per cent of the process.
+NOISE = {"MB": 2.0, "data MB": 0.25, "count": 2.0}
+NOISE_RELATIVE = 0.01
 #: A process's first samples are its warm-up (a new pool process grows by ~50 MB over its first
 #: files): its growth is measured from the sample after these.
 WARM_UP_SAMPLES = 2
@@ -705,7 +706,8 @@ def _print(result: dict) -> None:
     rows = [[a["metric"] + (" (per process)" if a["per_process"] else ""), number(a["start"]), number(a["end"]),
              number(a["per_window_first_half"]), number(a["per_window_second_half"]),
              number(a["growth_second_half"]), a["verdict"]] for a in result["analysis"]]
-    common.print_table("resources: start and end; growth per window in each half (per process: mean over processes)",
+    common.print_table("resources: start and end; growth per window in each half (per process: mean over processes, "
+                       "each from its third sample on); 2nd half growth = its slope x windows in the half",
                        ["figure", "start", "end", "/window 1st half", "/window 2nd half", "2nd half growth",
                         "verdict"], rows)
     print(f"kills: {t['kills_pool']} pool processes, {t['kills_main']} worker main processes; jobs: "

@@ -64,3 +64,19 @@ def test_a_database_that_was_not_migrated_stops_the_worker_and_stays_empty(farm,
     finally:
         engine.dispose()
     assert tables == 0  # a worker never migrates
+
+
+def test_bad_dependency_rules_stop_the_worker_naming_the_variable(farm, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - when: nothing-like-this\n")
+    farm.env["TIMESHEET_DEPENDENCIES_FILE"] = str(rules)
+    proc, _ = _start_worker(farm)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "TIMESHEET_DEPENDENCIES_FILE" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_report_roles_setting_the_vendor_file_does_not_know_stops_the_worker(farm):
+    farm.env["TIMESHEET_REPORT_ROLES"] = "NOBODY"
+    proc, _ = _start_worker(farm)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "TIMESHEET_REPORT_ROLES" in proc.stderr and "Traceback" not in proc.stderr

@@ -138,7 +138,15 @@ class TcpProxy:
     def _listen(self) -> None:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        deadline = time.monotonic() + 10
+        while True:  # the old listener's accept thread may take a moment to let go
+            try:
+                listener.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         listener.listen(128)
         self._listener = listener
         self._threads.Thread(target=self._accept, args=(listener,), daemon=True).start()
@@ -177,6 +185,10 @@ class TcpProxy:
     def cut(self) -> None:
         """Refuse new connections and reset every open one."""
         if self._listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone would leave the port
+            # listening until that call returned.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -184,7 +184,7 @@ class CsvReader:
                 # (b'"E\nMP",B\n1,2\n') makes pyarrow read other names than the peeked line,
                 # so column_types missed them and they were type-inferred: "00123" became 123.
                 raise UnreadableFileError(
-                    "the header has a quoted line break or quoting pyarrow reads differently"
+                    "the header has a quoted line break or unusual quoting: its column names are ambiguous"
                 )
             for table in _rechunk(reader, chunk_size):
                 numbers = np.arange(next_number, next_number + table.num_rows, dtype=np.int64)
