@@ -76,6 +76,14 @@ def test_xml_namespaces_attributes_and_local_names():
     ]
 
 
+def test_xml_after_more_white_space_than_one_read_block_is_read():
+    # Found by the fuzz run: the reader used to look at the first 64 KiB only and, finding white
+    # space, returned zero records for a well-formed file.
+    data = b" \n" * 40_000 + b"<timesheets><entry><ID>1</ID></entry><entry><ID>2</ID></entry></timesheets>"
+    assert [r["ID"] for r in rows(read(data, XML))] == ["1", "2"]
+    assert read(b" \n\t" * 50_000, XML) == []
+
+
 def test_fixed_width_counts_characters_and_lines():
     data = "1   Nuñez \n\n22  Ana   \r\n3\n".encode("latin-1")
     options = FIXED.model_copy(update={"encoding": "latin-1"})

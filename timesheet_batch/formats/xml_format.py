@@ -216,8 +216,12 @@ class XmlReader:
         """Yield string tables of at most ``chunk_size`` records plus ``__record_number``."""
         parts = _record_parts(options)
         first = stream.read(64 * 1024)
-        if not first.strip():
-            return  # an empty file holds no records
+        while first and not first.strip():
+            # White space before the root element is legal XML: skip it a block at a time (an
+            # empty file, or one of white space only, holds no records; never read it whole).
+            first = stream.read(64 * 1024)
+        if not first:
+            return
         rows = _Rows()
         source: BinaryIO | Joined = Joined(first, stream)
         scanner = Scanner.start(first, stream, parts, SECURE_PARSER_OPTIONS)
