@@ -1,14 +1,15 @@
-"""``python -m benchmarks {pipeline,memory,seed,volume,scaling,priority,soak} [options]``: run one case."""
+"""``python -m benchmarks CASE [options]``: run one case (pipeline, memory, memory-growth, seed, volume, scaling,
+priority, soak)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from benchmarks import common, memory, pipeline, priority, scaling, seed, soak, volume
+from benchmarks import common, memory, memory_growth, pipeline, priority, scaling, seed, soak, volume
 
 #: The cases, by subcommand name; add a module with the same four names to add one.
-CASES = {case.NAME: case for case in (pipeline, memory, seed, volume, scaling, priority, soak)}
+CASES = {case.NAME: case for case in (pipeline, memory, memory_growth, seed, volume, scaling, priority, soak)}
 
 
 def main(argv: list[str] | None = None) -> int:

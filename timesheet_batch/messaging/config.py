@@ -48,9 +48,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "result_expires": RESULT_EXPIRES_S,
         "result_extended": False,  # would copy task arguments into the result backend
         "result_chord_retry_interval": 0.25,
-        # The Redis result backend's own sockets (the default read timeout is 120 s).
         "redis_socket_connect_timeout": settings.service_timeout_s,
-        "redis_socket_timeout": _read_timeout_s(settings),
         # Task events cost three extra publishes per task (received, started, succeeded): about
         # 1.4 ms of worker CPU per task here, a third of a no-op task (BENCHMARKS.md), and only
         # a monitor reads them. Flower switches them on in the running workers itself (its
@@ -85,13 +83,7 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
         "queue_order_strategy": "priority",
         "visibility_timeout": VISIBILITY_TIMEOUT_S,
         "socket_connect_timeout": settings.service_timeout_s,
-        # Without a read timeout a Redis that accepts connections but never answers (a failover,
-        # a half-open link) blocks a publish or a queue-depth query forever. kombu keeps its
-        # BRPOP below it (brpop_timeout 1 s) and reconnects a consumer that times out.
-        "socket_timeout": _read_timeout_s(settings),
+        # No socket_timeout here: the broker check (publisher.check_broker) has its own read
+        # timeout, and with one on the workers' connections a Redis restart once took a worker
+        # down through kombu's close path (RELIABILITY.md, "Known limits").
     }
-
-
-def _read_timeout_s(settings: Settings) -> float:
-    """The Redis read timeout: a few times the connect timeout, so a busy Redis is not an outage."""
-    return max(10.0, 3 * settings.service_timeout_s)

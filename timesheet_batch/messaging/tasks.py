@@ -11,12 +11,13 @@ batch's chord still completes, through its callback's errback (``summarize_faile
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import importlib
 import logging
 import os
 import sys
 
-from celery import Task, signals
+from celery import Task, signals, states
 
 from timesheet_batch import kinds as builtin_kinds
 from timesheet_batch import pipeline
@@ -295,6 +296,43 @@ def _refuse(exc: Exception, code: int) -> None:
     print(f"timesheet-batch: worker not started: {exc}", file=sys.stderr, flush=True)
     # os._exit: Celery's worker start catches SystemExit in places and carries on.
     os._exit(code)
+
+
+# Memory of the pool processes (RELIABILITY.md, "Soak": +0.48 MB per window, linear). A task
+# that fails (a file that ended FAILED raises JobNotCompletedError) or retries leaves a reference
+# cycle: the exception's __traceback__ holds Celery's trace_task frame, whose locals hold the
+# exception and billiard's ExceptionInfo, which copies every code object of the traceback with
+# its co_positions (~190 KB per failed task, measured with tracemalloc). Only a full collection
+# frees a cycle, and CPython starts one only once the objects promoted to the old generation
+# since the last one reach a quarter of those already there: ~200,000 in a pool process (the
+# imports), so in practice never. Two remedies, in each pool process:
+# - at its start, freeze what it inherited (gc.freeze): the collector skips those objects for
+#   good, so a full collection costs ~1 ms instead of ~80 ms, and the automatic ones resume;
+# - before the task that follows a failed or retried one, collect (the cycle is garbage only
+#   once the failed task's trace has returned: not yet in its own task_postrun).
+_collect_before_next_task = False
+
+
+@signals.worker_process_init.connect
+def _freeze_inherited_objects(**_) -> None:
+    gc.collect()  # garbage the parent left is freed now, not frozen for good
+    gc.freeze()
+    gc.collect()  # nothing left to scan: resets the old generation's count to this process's own
+
+
+@signals.task_postrun.connect
+def _note_failed_task(state: str | None = None, **_) -> None:
+    global _collect_before_next_task
+    if state != states.SUCCESS:
+        _collect_before_next_task = True
+
+
+@signals.task_prerun.connect
+def _collect_after_failed_task(**_) -> None:
+    global _collect_before_next_task
+    if _collect_before_next_task:
+        _collect_before_next_task = False
+        gc.collect()
 
 
 @signals.worker_shutting_down.connect
