@@ -22,7 +22,7 @@ import gc
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,15 +75,21 @@ def _admin(sql: str) -> None:
 
 
 @contextmanager
-def farm_session(name: str, *, extra_env: dict[str, str] | None = None) -> Iterator[FarmSession]:
-    """Set up the farm of case ``name`` (see the module docstring); tear it all down after."""
+def farm_session(name: str, *, extra_env: dict[str, str] | None = None, broker_url: str | None = None,
+                 prepare: Callable[[FarmSession], None] | None = None) -> Iterator[FarmSession]:
+    """Set up the farm of case ``name`` (see the module docstring); tear it all down after.
+
+    ``broker_url``: a Redis database the caller chose (default: a free one); ``prepare``: called
+    with the session before the database is migrated (e.g. to add to its environment)."""
     db_name = f"bench_{name}_{uuid.uuid4().hex[:10]}"
-    broker_url = free_redis_db()
+    broker_url = broker_url or free_redis_db()
     client = redis.Redis.from_url(broker_url, socket_connect_timeout=3)
     _admin(f"CREATE DATABASE {db_name}")
     try:
         with common.scratch_dir(f"bench-{name}-") as tmp:
             session = _configure(name, Path(tmp) / "data", db_name, broker_url, extra_env or {})
+            if prepare is not None:
+                prepare(session)
             from timesheet_batch.db.migrate import upgrade_database
 
             upgrade_database(session.database_url)

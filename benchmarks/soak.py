@@ -52,7 +52,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,37 +119,23 @@ def _claim_redis_db(number: int) -> str:
 @contextmanager
 def soak_session(broker_db: str, result_db: str) -> Iterator[farm.FarmSession]:
     """``farm.farm_session`` with the Redis databases chosen here (broker, results)."""
-    db_name = f"bench_{NAME}_{uuid.uuid4().hex[:10]}"
     urls = [farm.free_redis_db() if broker_db == "auto" else _claim_redis_db(int(broker_db))]
     extra_env = {}
     try:
         if result_db not in ("same", "auto", broker_db):
             urls.append(_claim_redis_db(int(result_db)))
             extra_env["TIMESHEET_RESULT_BACKEND"] = urls[1]
-        farm._admin(f"CREATE DATABASE {db_name}")
-        try:
-            with common.scratch_dir(f"bench-{NAME}-") as tmp:
-                session = farm._configure(NAME, Path(tmp) / "data", db_name, urls[0], extra_env)
-                # The workers' and commands' temp folder: what a killed process leaves there is counted.
-                (session.data_dir / "tmp").mkdir()
-                session.env["TMPDIR"] = str(session.data_dir / "tmp")
-                from timesheet_batch.db.migrate import upgrade_database
-
-                upgrade_database(session.database_url)
-                try:
-                    yield session
-                finally:
-                    if session.workers is not None:
-                        session.workers.stop(grace_s=10)
-                    from timesheet_batch.db.engine import dispose_engines
-
-                    dispose_engines()
-                    farm._forget_pending_results()
-        finally:
-            farm._admin(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        with farm.farm_session(NAME, extra_env=extra_env, broker_url=urls[0], prepare=_own_temp_folder) as session:
+            yield session
     finally:
         for url in urls:
             redis.Redis.from_url(url, socket_connect_timeout=3).flushdb()
+
+
+def _own_temp_folder(session: farm.FarmSession) -> None:
+    """The workers' and commands' temp folder: what a killed process leaves there is counted."""
+    (session.data_dir / "tmp").mkdir()
+    session.env["TMPDIR"] = str(session.data_dir / "tmp")
 
 
 def _cli(session: farm.FarmSession, *args: str, env: dict | None = None, timeout_s: float = 300,
