@@ -138,14 +138,19 @@ def read_once(case: str, data: bytes, chunk_size: int, block_bytes: int, fast: b
             if problem:
                 return Outcome("other", f"chunk {tables}: {problem}")
         return Outcome("chunks", f"{tables} chunk(s), {rows} record(s)")
-    except BadFileError as exc:
+    except Exception as exc:  # noqa: BLE001 - the very thing this test looks for
+        return _failure(exc)
+    finally:
+        arrow_json.MIN_OBJECTS, text_io.BLOCK_BYTES = saved
+
+
+def _failure(exc: Exception) -> Outcome:
+    """What an exception from a reader means: a permanent bad-file error, or anything else."""
+    if isinstance(exc, BadFileError):
         if exc.transient:
             return Outcome("other", "a transient BadFileError", type(exc).__name__, str(exc))
         return Outcome("bad-file", "", type(exc).__name__, str(exc))
-    except Exception as exc:  # noqa: BLE001 - the very thing this test looks for
-        return Outcome("other", traceback.format_exc(limit=-8), type(exc).__name__, str(exc)[:500])
-    finally:
-        arrow_json.MIN_OBJECTS, text_io.BLOCK_BYTES = saved
+    return Outcome("other", traceback.format_exc(limit=-8), type(exc).__name__, str(exc)[:500])
 
 
 @cache
@@ -166,12 +171,8 @@ def inbound_once(case: str, data: bytes, chunk_size: int) -> Outcome:
             storage=storage, vendor=vendor, key=key, business_date=dt.date(2026, 11, 22), chunk_size=chunk_size
         )
         return Outcome("chunks", f"{outcome.records_read} read, {outcome.records_rejected} rejected")
-    except BadFileError as exc:
-        if exc.transient:
-            return Outcome("other", "a transient BadFileError", type(exc).__name__, str(exc))
-        return Outcome("bad-file", "", type(exc).__name__, str(exc))
     except Exception as exc:  # noqa: BLE001 - the very thing this test looks for
-        return Outcome("other", traceback.format_exc(limit=-8), type(exc).__name__, str(exc)[:500])
+        return _failure(exc)
 
 
 def _shape_problem(table: pa.Table, chunk_size: int) -> str:
